@@ -1,0 +1,111 @@
+"""Command line: ``simpipe run | model build | example build``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .errors import SimpipeError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30):
+        self.stream, self.width, self.start = stream, width, time.perf_counter()
+
+    def __call__(self, done: int, total: int, label: str, status: str) -> None:
+        frac = done / total if total else 1.0
+        bar = "#" * int(frac * self.width)
+        elapsed = time.perf_counter() - self.start
+        tail = f"{label} {status}"[:40]
+        self.stream.write(f"\r[{bar:<{self.width}}] {done}/{total} {elapsed:6.1f}s {tail:<40}")
+        if done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _cmd_run(args) -> int:
+    from .run.study import run_study
+    from .run.summary import format_table
+
+    res = run_study(args.config, progress=ProgressBar(), n_workers=args.workers)
+    print(format_table(res.rows))
+    n = len(res.plan.tasks)
+    print(f"\n{len(res.outcome.computed)} task(s) computed, {len(res.outcome.cached)} from cache, "
+          f"{len(res.outcome.failed)} failed, of {n}; wall time {res.wall_s:.1f} s")
+    for stage, secs in res.seconds_by_stage.items():
+        print(f"  {stage:<11} {secs:7.1f} s of task time")
+    print(f"results: {res.results_path}\nsummary: {res.summary_path}")
+    if res.outcome.failed:
+        for task in res.plan.tasks:
+            if task.key in res.outcome.failed:
+                print(f"FAILED {task.label}: {res.outcome.failed[task.key]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_model_build(args) -> int:
+    from .model.builder import build_model
+
+    out = Path(args.out) if args.out else REPO / "models" / f"{args.name}.osim"
+    path = build_model(out, name=args.name)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_example_build(args) -> int:
+    from .example.generate import build_example
+
+    out = Path(args.out) if args.out else REPO / "data" / "example" / "subject01"
+    model = Path(args.model) if args.model else REPO / "models" / "simpipe_run2d.osim"
+    build_example(out, model)
+    print(f"wrote example subject to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simpipe", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run (or resume) a study")
+    run.add_argument("config", type=Path, help="study YAML file")
+    run.add_argument("--workers", type=int, default=None, help="override cluster.n_workers")
+    run.set_defaults(func=_cmd_run)
+    model = sub.add_parser("model", help="built-in models")
+    msub = model.add_subparsers(dest="action", required=True)
+    build = msub.add_parser("build", help="generate the built-in model .osim")
+    build.add_argument("--name", default="simpipe_run2d")
+    build.add_argument("--out", default=None, help="output .osim (default models/<name>.osim)")
+    build.set_defaults(func=_cmd_model_build)
+    example = sub.add_parser("example", help="the example subject")
+    esub = example.add_subparsers(dest="action", required=True)
+    ebuild = esub.add_parser("build", help="generate the example subject's trials")
+    ebuild.add_argument("--out", default=None)
+    ebuild.add_argument("--model", default=None)
+    ebuild.set_defaults(func=_cmd_example_build)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``simpipe`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SimpipeError as exc:
+        print(f"simpipe: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("simpipe: interrupted; finished tasks are cached, rerun to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

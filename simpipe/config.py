@@ -1,0 +1,330 @@
+"""The study configuration: one YAML file, validated into typed models.
+
+Every block forbids unknown keys, so a typo is an error instead of a silently
+ignored setting (OpenSim's setup XML ignores unknown tags, opensim-core #3097).
+Relative paths are resolved against the directory of the YAML file, never
+against the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+#: Stages simpipe knows, in execution order.
+KNOWN_STAGES = ("scale", "ik", "id", "joint_work", "passive")
+#: Muscle-group mapping of the built-in model (glob patterns).
+BUILTIN_GROUPS = {
+    "glute": ["glut_max_*"],
+    "plantarflexors": ["soleus_*", "gastroc_*"],
+    "rectus_femoris": ["rect_fem_*"],
+    "quadriceps": ["rect_fem_*", "vasti_*"],
+    "hamstrings": ["hamstrings_*", "bifemsh_*"],
+    "hip_flexors": ["iliopsoas_*"],
+    "dorsiflexors": ["tib_ant_*"],
+}
+#: Scaling marker pairs of the built-in model: segment -> list of pairs.
+BUILTIN_MEASUREMENTS = {
+    "pelvis": [["RASI", "RPSI"], ["LASI", "LPSI"]],
+    "torso": [["C7", "T10"]],
+    "femur_r": [["RGTR", "RKNE"]],
+    "femur_l": [["LGTR", "LKNE"]],
+    "tibia_r": [["RFIB", "RANK"]],
+    "tibia_l": [["LFIB", "LANK"]],
+    "calcn_r": [["RHEE", "RTOE"]],
+    "calcn_l": [["LHEE", "LTOE"]],
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(_Strict):
+    """Which musculoskeletal model the study starts from.
+
+    Exactly one of ``builtin`` (a model simpipe generates, e.g. ``simpipe_run2d``)
+    or ``path`` (a user's .osim file).
+    """
+
+    builtin: Literal["simpipe_run2d"] | None = None
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.builtin is None) == (self.path is None):
+            raise ValueError("give exactly one of 'builtin' or 'path'")
+        return self
+
+
+class TrialSpec(_Strict):
+    """One measured trial: markers (.trc) and ground reaction forces (.mot)."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    markers: Path
+    grf: Path
+    time_range: tuple[float, float] | None = None
+
+
+class SubjectSpec(_Strict):
+    """One subject: anthropometrics, static trial and running trials."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    mass_kg: float = Field(gt=0, le=400)
+    height_m: float = Field(gt=0.5, le=2.6)
+    static: Path
+    trials: list[TrialSpec] = Field(min_length=1)
+
+    @field_validator("trials")
+    @classmethod
+    def _unique_trials(cls, trials):
+        ids = [t.id for t in trials]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"trial ids must be unique; repeated: {dup}")
+        return trials
+
+
+class SweepSpec(_Strict):
+    """A grid over one muscle property: each value is a model variant.
+
+    ``muscles`` names a muscle group of ``muscle_groups`` or glob patterns.
+    ``property`` is a muscle property (e.g. ``passive_fiber_strain_at_one_norm_force``,
+    lower = stiffer) or ``passive_stiffness_multiplier`` (1 = unchanged).
+    """
+
+    muscles: list[str] = Field(default_factory=lambda: ["rectus_femoris"], min_length=1)
+    property: str = "passive_fiber_strain_at_one_norm_force"
+    values: list[float] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _distinct(cls, values):
+        if len(set(values)) != len(values):
+            raise ValueError("sweep values must be distinct")
+        return values
+
+
+class JointSpec(_Strict):
+    """A joint whose extensor work enters the ``joint_work`` shares."""
+
+    r: str
+    l: str
+    extension_sign: Literal[-1, 1] = -1
+
+
+def _builtin_joints() -> dict[str, JointSpec]:
+    return {
+        "hip": JointSpec(r="hip_flexion_r", l="hip_flexion_l"),
+        "knee": JointSpec(r="knee_angle_r", l="knee_angle_l"),
+        "ankle": JointSpec(r="ankle_angle_r", l="ankle_angle_l"),
+    }
+
+
+class FeetSpec(_Strict):
+    """Bodies that receive each side's ground reaction force."""
+
+    r: str = "calcn_r"
+    l: str = "calcn_l"
+
+
+class FilterSpec(_Strict):
+    """Zero-lag Butterworth low-pass cut-offs in Hz (``null`` = no filtering)."""
+
+    markers_hz: float | None = Field(default=None, gt=0)
+    coordinates_hz: float | None = Field(default=15.0, gt=0)
+    grf_hz: float | None = Field(default=None, gt=0)
+
+
+class IKSpec(_Strict):
+    """Inverse kinematics settings."""
+
+    marker_weights: dict[str, float] = Field(default_factory=dict)
+    accuracy: float = Field(default=1e-6, gt=0)
+
+
+class ScaleSpec(_Strict):
+    """Scaling: segment -> marker pairs whose distance ratio gives the factor."""
+
+    measurements: dict[str, list[tuple[str, str]]] | None = None
+    marker_weights: dict[str, float] = Field(default_factory=dict)
+
+
+class AnalysisSpec(_Strict):
+    """Event detection and propulsion metrics."""
+
+    stance_threshold_n: float = Field(default=20.0, gt=0)
+
+
+class ClusterSpec(_Strict):
+    """Where tasks run. ``local``: a distributed LocalCluster of processes."""
+
+    kind: Literal["local"] = "local"
+    n_workers: int = Field(default=2, ge=1, le=512)
+    retries: int = Field(default=1, ge=0, le=10)
+    memory_limit: str = "auto"
+
+
+class Study(_Strict):
+    """A whole study, as read from its YAML file."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    model: ModelSpec
+    muscle_groups: dict[str, list[str]] | None = None
+    joints: dict[str, JointSpec] = Field(default_factory=_builtin_joints)
+    feet: FeetSpec = FeetSpec()
+    subjects: list[SubjectSpec] = Field(min_length=1)
+    sweep: SweepSpec
+    stages: list[str] = Field(default_factory=lambda: list(KNOWN_STAGES))
+    filter: FilterSpec = FilterSpec()
+    ik: IKSpec = IKSpec()
+    scale: ScaleSpec = ScaleSpec()
+    analysis: AnalysisSpec = AnalysisSpec()
+    output: Path
+    cluster: ClusterSpec = ClusterSpec()
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(cls, stages):
+        unknown = [s for s in stages if s not in KNOWN_STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; known stages: {list(KNOWN_STAGES)}")
+        needs = {"id": ["ik"], "joint_work": ["ik", "id"], "passive": ["ik"]}
+        for stage in stages:
+            missing = [n for n in needs.get(stage, []) if n not in stages]
+            if missing:
+                raise ValueError(f"stage {stage!r} needs stage(s) {missing}")
+        return [s for s in KNOWN_STAGES if s in stages]
+
+    @field_validator("subjects")
+    @classmethod
+    def _unique_subjects(cls, subjects):
+        ids = [s.id for s in subjects]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"subject ids must be unique; repeated: {dup}")
+        return subjects
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """Muscle groups (the built-in mapping unless the config gives one)."""
+        return dict(self.muscle_groups) if self.muscle_groups is not None else dict(BUILTIN_GROUPS)
+
+    @property
+    def measurements(self) -> dict[str, list[tuple[str, str]]]:
+        """Scaling marker pairs (built-in ones unless the config gives them)."""
+        if self.scale.measurements is not None:
+            return {k: [tuple(p) for p in v] for k, v in self.scale.measurements.items()}
+        return {k: [tuple(p) for p in v] for k, v in BUILTIN_MEASUREMENTS.items()}
+
+
+def _format_error(err: dict) -> str:
+    loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        return f"unknown key '{loc}' (check its spelling; see README 'Study config')"
+    if err["type"] == "missing":
+        return f"missing required key '{loc}'"
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, dict) else "{...}"
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"key '{loc}' = {shown}: {msg}"
+
+
+def _resolve_paths(study: Study, base: Path) -> Study:
+    def absolute(p: Path | None) -> Path | None:
+        if p is None:
+            return None
+        p = Path(p).expanduser()
+        return p if p.is_absolute() else (base / p).resolve()
+
+    subjects = []
+    for subj in study.subjects:
+        trials = [t.model_copy(update={"markers": absolute(t.markers), "grf": absolute(t.grf)})
+                  for t in subj.trials]
+        subjects.append(subj.model_copy(update={"static": absolute(subj.static), "trials": trials}))
+    model = study.model.model_copy(update={"path": absolute(study.model.path)})
+    return study.model_copy(update={"subjects": subjects, "model": model,
+                                    "output": absolute(study.output)})
+
+
+def _check_files(study: Study, config_path: Path) -> None:
+    files = [("model.path", study.model.path)] if study.model.path else []
+    for i, subj in enumerate(study.subjects):
+        files.append((f"subjects.{i}.static", subj.static))
+        for j, trial in enumerate(subj.trials):
+            files.append((f"subjects.{i}.trials.{j}.markers", trial.markers))
+            files.append((f"subjects.{i}.trials.{j}.grf", trial.grf))
+    for key, path in files:
+        if not Path(path).is_file():
+            raise ConfigError(f"{config_path}: key '{key}': file not found: {path}")
+
+
+def parse_study(text: str, config_path: Path, check_files: bool = True) -> Study:
+    """Validate YAML text into a :class:`Study`.
+
+    Parameters
+    ----------
+    text : str
+        The YAML document.
+    config_path : Path
+        Where it came from: names the file in errors and anchors relative paths.
+    check_files : bool
+        Also check that every input file exists.
+
+    Returns
+    -------
+    Study
+        The validated study, with absolute paths.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file, the key, the value and what was expected.
+    """
+    config_path = Path(config_path)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path}: not valid YAML: {exc}".replace("\n", " ")) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: expected a mapping of keys at the top level")
+    try:
+        study = Study.model_validate(raw)
+    except ValidationError as exc:
+        first = _format_error(exc.errors()[0])
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(f"{config_path}: {first}{suffix}") from None
+    study = _resolve_paths(study, config_path.resolve().parent)
+    if check_files:
+        _check_files(study, config_path)
+    return study
+
+
+def load_study(path: str | Path, check_files: bool = True) -> tuple[Study, str]:
+    """Read and validate a study YAML file.
+
+    Returns
+    -------
+    study : Study
+    text : str
+        The file's text, stored verbatim in the results for provenance.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: study file not found")
+    text = path.read_text()
+    return parse_study(text, path, check_files=check_files), text
+
+
+def config_hash(text: str) -> str:
+    """SHA-256 of the configuration text (its provenance fingerprint)."""
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,743 @@
+"""Build the example subject: synthetic running trials with a known truth.
+
+The example subject ('subject01') is a scaled copy of the built-in model
+running with the prescribed joint-angle curves of
+:mod:`simpipe.example.trajectories`. Everything simpipe later estimates
+(scale factors, joint angles, net joint moments) is known exactly and stored
+in ``ground_truth.h5`` beside the input files, so every stage can be tested
+against it.
+
+Files written (see the README.md written beside them):
+
+- ``static.trc``: the scaled model standing in its default pose.
+- ``run_XX.trc``, ``run_XX_grf.mot``, ``run_XX_external_loads.xml``: two
+  running trials (markers at 200 Hz in mm, forces at 1000 Hz).
+- ``model_true.osim``: the scaled model that produced them.
+- ``ground_truth.h5``: scale factors, mass, height, and per trial the exact
+  coordinates, speeds, accelerations, marker positions, events and the net
+  generalized forces from OpenSim's InverseDynamicsSolver.
+- ``README.md``: this manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from simpipe.data import Markers, Table
+from simpipe.errors import ModelError, StageError
+from simpipe.example import trajectories as traj
+from simpipe.io.grf import grf_columns, write_external_loads_xml, write_grf
+from simpipe.io.trc import write_trc
+from simpipe.stages.id import Kinematics, inverse_dynamics
+from simpipe.stages.osimutil import load_model, opensim
+
+log = logging.getLogger(__name__)
+
+#: Foot side -> body receiving that side's ground reaction force.
+FEET = {"r": "calcn_r", "l": "calcn_l"}
+
+#: Translations of the pelvis that the generator solves for (the joint angles
+#: come from the trajectories module).
+PELVIS_TX, PELVIS_TY = "pelvis_tx", "pelvis_ty"
+
+
+def _default_scale_factors() -> dict[str, float]:
+    per_segment = {"pelvis": 1.04, "torso": 1.02, "femur": 1.06, "tibia": 1.03, "calcn": 0.97}
+    out = {}
+    for name, factor in per_segment.items():
+        sides = ("_r", "_l") if name in ("femur", "tibia", "calcn") else ("",)
+        out.update({name + s: factor for s in sides})
+    return out
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Anthropometry of the example subject.
+
+    Attributes
+    ----------
+    name : str
+        Folder name of the subject.
+    mass_kg, height_m : float
+        Body mass (the scaled model's total mass) and standing height.
+    scale_factors : dict of str to float
+        Uniform (x, y, z) scale factor of each body of the built-in model.
+    """
+
+    name: str = "subject01"
+    mass_kg: float = 72.0
+    height_m: float = 1.78
+    scale_factors: dict = field(default_factory=_default_scale_factors)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One running trial.
+
+    Attributes
+    ----------
+    name : str
+        File stem, e.g. 'run_01'.
+    speed : float
+        Mean forward speed of the pelvis (m/s).
+    cycle_time : float
+        Duration of one gait cycle (s); cadence = 120 / cycle_time steps/min.
+    duration : float
+        Length of the recording (s); longer than one cycle.
+    phase0 : float
+        Gait-cycle phase at time 0 (phase 0 = right foot strike).
+    marker_rate, grf_rate : float
+        Sampling rates (Hz) of the markers and of the forces.
+    """
+
+    name: str
+    speed: float
+    cycle_time: float
+    duration: float = 0.9
+    phase0: float = -0.1
+    marker_rate: float = 200.0
+    grf_rate: float = 1000.0
+
+    def times(self, rate: float) -> np.ndarray:
+        """Sample times from 0 to ``duration`` inclusive at ``rate``."""
+        return np.arange(int(round(self.duration * rate)) + 1) / rate
+
+
+SUBJECT = Subject()
+TRIALS = (Trial("run_01", speed=3.4, cycle_time=0.72),
+          Trial("run_02", speed=3.6, cycle_time=0.69))
+
+
+# --- the model, posed frame by frame ----------------------------------------
+
+class _Probe:
+    """A model whose pose is set from coordinate values and speeds.
+
+    Parameters
+    ----------
+    model_path : Path
+        The model (the scaled, true model of the subject).
+    feet : dict
+        Side -> foot body; the contact spheres attached to each foot body
+        define where the foot touches the ground.
+    """
+
+    def __init__(self, model_path: Path, feet: dict[str, str] = FEET):
+        self.model = load_model(model_path)
+        self.state = self.model.initSystem()
+        cs = self.model.getCoordinateSet()
+        self.coordinates = {cs.get(i).getName(): cs.get(i) for i in range(cs.getSize())}
+        self.names = list(self.coordinates)
+        self.defaults = {n: c.getDefaultValue() for n, c in self.coordinates.items()}
+        ms = self.model.getMarkerSet()
+        self.marker_names = [ms.get(i).getName() for i in range(ms.getSize())]
+        self.spheres = _contact_spheres(self.model, feet)
+        self.mass = float(self.model.getTotalMass(self.state))
+        g = self.model.getGravity()
+        self.gravity = np.array([g.get(0), g.get(1), g.get(2)])
+
+    def pose(self, q: dict[str, float], u: dict[str, float] | None = None) -> None:
+        """Set coordinates (missing ones at their defaults) and speeds (else 0)."""
+        u = u or {}
+        for name, coord in self.coordinates.items():
+            coord.setValue(self.state, float(q.get(name, self.defaults[name])), False)
+            coord.setSpeedValue(self.state, float(u.get(name, 0.0)))
+        self.model.realizeVelocity(self.state)
+
+    def lowest_points(self, side: str) -> np.ndarray:
+        """Lowest point of each contact sphere of a foot in ground, shape (n, 3)."""
+        return np.array([_vec(frame.findStationLocationInGround(self.state, loc))
+                         - np.array([0.0, radius, 0.0])
+                         for frame, loc, radius in self.spheres[side]])
+
+    def sphere_velocities(self, side: str) -> np.ndarray:
+        """Velocity of each contact sphere's centre in ground, shape (n, 3)."""
+        return np.array([_vec(frame.findStationVelocityInGround(self.state, loc))
+                         for frame, loc, _ in self.spheres[side]])
+
+    def com(self) -> tuple[np.ndarray, np.ndarray]:
+        """Whole-body mass-centre position and velocity in ground."""
+        return (_vec(self.model.calcMassCenterPosition(self.state)),
+                _vec(self.model.calcMassCenterVelocity(self.state)))
+
+    def markers(self) -> np.ndarray:
+        """Marker positions in ground (m), shape (n_markers, 3), MarkerSet order."""
+        ms = self.model.getMarkerSet()
+        return np.array([_vec(ms.get(i).getLocationInGround(self.state))
+                         for i in range(ms.getSize())])
+
+
+def _vec(v) -> np.ndarray:
+    return np.array([v.get(0), v.get(1), v.get(2)])
+
+
+def _contact_spheres(model, feet: dict[str, str]) -> dict[str, list]:
+    """(frame, location, radius) of the contact spheres fixed to each foot body."""
+    osim = opensim()
+    found = {side: [] for side in feet}
+    body_side = {body: side for side, body in feet.items()}
+    geometry = model.getContactGeometrySet()
+    for i in range(geometry.getSize()):
+        sphere = osim.ContactSphere.safeDownCast(geometry.get(i))
+        if sphere is None:
+            continue
+        base = sphere.getFrame().findBaseFrame().getName()
+        if base in body_side:
+            found[body_side[base]].append((sphere.getFrame(), sphere.get_location(),
+                                           float(sphere.getRadius())))
+    empty = [feet[s] for s, spheres in found.items() if not spheres]
+    if empty:
+        raise ModelError(f"no contact spheres on foot bodies {empty}; the example "
+                         "needs them to place the feet on the ground")
+    return found
+
+
+# --- pelvis translations that keep the stance foot on the ground ------------
+
+@dataclass
+class _CycleGeometry:
+    """Whole-cycle quantities with both pelvis translations held at zero.
+
+    Derivatives are per unit phase (divide by the cycle time, or its square,
+    for per-second values).
+
+    Attributes
+    ----------
+    phase : ndarray, shape (n,)
+    low_y : dict of side to ndarray (n,)
+        Height of the foot's lowest contact-sphere point.
+    slip_x : dict of side to ndarray (n,)
+        Fore-aft velocity of the centre of the currently lowest sphere.
+    com, com_dd : ndarray, shape (n, 3)
+        Mass-centre position and its second derivative.
+    """
+
+    phase: np.ndarray
+    low_y: dict
+    slip_x: dict
+    com: np.ndarray
+    com_dd: np.ndarray
+
+
+def _joint_pose(phase) -> tuple[list[dict], list[dict]]:
+    """Joint angles and their phase derivatives as one dict per sample."""
+    kin = traj.joint_kinematics(np.atleast_1d(phase), cycle_time=1.0)
+    names, zero = kin["names"], {PELVIS_TX: 0.0, PELVIS_TY: 0.0}
+    return ([dict(zip(names, row)) | zero for row in kin["q"]],
+            [dict(zip(names, row)) | zero for row in kin["u"]])
+
+
+def _sample_cycle(probe: _Probe, n: int = 400, h: float = 1e-4) -> _CycleGeometry:
+    """Sample the feet and the mass centre over one cycle (pelvis at the origin)."""
+    phase = np.arange(n) / n
+    low_y = {s: np.empty(n) for s in probe.spheres}
+    slip = {s: np.empty(n) for s in probe.spheres}
+    com, com_dd = np.empty((n, 3)), np.empty((n, 3))
+    qs, us = _joint_pose(phase)
+    for k in range(n):
+        probe.pose(qs[k], us[k])
+        com[k] = probe.com()[0]
+        for s in probe.spheres:
+            low = probe.lowest_points(s)[:, 1]
+            i = int(np.argmin(low))
+            low_y[s][k] = low[i]
+            slip[s][k] = probe.sphere_velocities(s)[i, 0]
+        vel = []
+        for p in (phase[k] + h, phase[k] - h):
+            q, u = _joint_pose(p)
+            probe.pose(q[0], u[0])
+            vel.append(probe.com()[1])
+        com_dd[k] = (vel[0] - vel[1]) / (2 * h)
+    return _CycleGeometry(phase, low_y, slip, com, com_dd)
+
+
+def _in_stance(phase, side: str) -> np.ndarray:
+    """True where ``side``'s foot is on the ground (foot strike <= phase <= toe-off)."""
+    ev = traj.EVENT_PHASES[side]
+    return np.mod(np.asarray(phase) - ev["foot_strike"], 1.0) <= (ev["toe_off"] - ev["foot_strike"]) + 1e-9
+
+
+def _basis(phase, harmonics, order: int, constant: bool) -> np.ndarray:
+    """Columns: constant (optional), then cos and sin of each harmonic, differentiated."""
+    phase = np.asarray(phase, float)
+    cols = [np.full_like(phase, 1.0 if order == 0 else 0.0)] if constant else []
+    for k in harmonics:
+        w = 2 * np.pi * k
+        shift = order * np.pi / 2
+        cols += [w ** order * np.cos(w * phase + shift), w ** order * np.sin(w * phase + shift)]
+    return np.column_stack(cols)
+
+
+def _solve_series(blocks, harmonics, constant: bool, smooth: float) -> traj.FourierSeries:
+    """Weighted least squares for Fourier coefficients with a roughness penalty."""
+    a = np.vstack([b[0] for b in blocks])
+    rhs = np.concatenate([b[1] for b in blocks])
+    k = np.repeat(np.asarray(harmonics, float), 2)
+    penalty = smooth * k ** 3
+    if constant:
+        penalty = np.r_[0.0, penalty]
+    a = np.vstack([a, np.diag(penalty)])
+    rhs = np.r_[rhs, np.zeros(len(penalty))]
+    coef = np.linalg.lstsq(a, rhs, rcond=None)[0]
+    mean, rest = (coef[0], coef[1:]) if constant else (0.0, coef)
+    return traj.FourierSeries(float(mean), tuple(harmonics), tuple(rest[0::2]), tuple(rest[1::2]))
+
+
+#: Harmonics of the pelvis translations and the weights of their fit: 1/tolerance
+#: of foot height (m), foot slip (m/s) and flight acceleration (m/s^2).
+_TRANSLATION_HARMONICS = tuple(range(1, 21))
+_W_HEIGHT, _W_SLIP, _W_FLIGHT, _SMOOTH = 1 / 0.0005, 1 / 0.05, 1 / 0.5, 1e-5
+
+
+@dataclass(frozen=True)
+class PelvisTranslation:
+    """Pelvis translations of a trial: tx = speed t + dx(phase) - dx(phase0), ty(phase).
+
+    Attributes
+    ----------
+    speed, cycle_time, phase0 : float
+        As in :class:`Trial`.
+    dx, ty : FourierSeries
+        Periodic parts (m) as functions of phase.
+    """
+
+    speed: float
+    cycle_time: float
+    phase0: float
+    dx: traj.FourierSeries
+    ty: traj.FourierSeries
+
+    def kinematics(self, time) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Value, speed, acceleration of pelvis_tx and pelvis_ty at ``time`` (s)."""
+        time = np.asarray(time, float)
+        phase, t_c = self.phase0 + time / self.cycle_time, self.cycle_time
+        tx = self.speed * time + self.dx(phase) - float(self.dx(self.phase0))
+        return {PELVIS_TX: (tx, self.speed + self.dx(phase, 1) / t_c, self.dx(phase, 2) / t_c ** 2),
+                PELVIS_TY: (self.ty(phase), self.ty(phase, 1) / t_c, self.ty(phase, 2) / t_c ** 2)}
+
+
+def fit_pelvis_translation(geom: _CycleGeometry, trial: Trial, gravity_y: float) -> PelvisTranslation:
+    """Pelvis translations that put the stance foot on the ground.
+
+    Parameters
+    ----------
+    geom : _CycleGeometry
+        The feet and the mass centre over a cycle, pelvis at the origin.
+    trial : Trial
+        Speed and cycle time.
+    gravity_y : float
+        Vertical gravity (m/s^2, negative).
+
+    Returns
+    -------
+    PelvisTranslation
+
+    Notes
+    -----
+    Both periodic parts are Fourier series (20 harmonics) fitted by weighted
+    least squares to: (stance) the lowest contact point of the stance foot at
+    y = 0 (tolerance 0.5 mm) and that point not sliding fore-aft (0.05 m/s);
+    (flight) the mass centre in free fall, a_x = 0 and a_y = g (0.5 m/s^2);
+    plus a small roughness penalty (k^3 per harmonic k). The ground reaction
+    force the motion implies is then near zero in flight and the stance foot
+    stays nearly planted.
+    """
+    t_c, ph = trial.cycle_time, geom.phase
+    stance = {s: _in_stance(ph, s) for s in geom.low_y}
+    flight = ~np.logical_or.reduce(list(stance.values()))
+    hs = _TRANSLATION_HARMONICS
+    ty_blocks = [(_W_FLIGHT * _basis(ph[flight], hs, 2, True) / t_c ** 2,
+                  _W_FLIGHT * (gravity_y - geom.com_dd[flight, 1] / t_c ** 2))]
+    dx_blocks = [(_W_FLIGHT * _basis(ph[flight], hs, 2, False) / t_c ** 2,
+                  -_W_FLIGHT * geom.com_dd[flight, 0] / t_c ** 2)]
+    for s, on in stance.items():
+        ty_blocks.append((_W_HEIGHT * _basis(ph[on], hs, 0, True), -_W_HEIGHT * geom.low_y[s][on]))
+        dx_blocks.append((_W_SLIP * _basis(ph[on], hs, 1, False) / t_c,
+                          -_W_SLIP * (trial.speed + geom.slip_x[s][on] / t_c)))
+    return PelvisTranslation(trial.speed, t_c, trial.phase0,
+                             dx=_solve_series(dx_blocks, hs, False, _SMOOTH),
+                             ty=_solve_series(ty_blocks, hs, True, _SMOOTH))
+
+
+# --- one trial: kinematics, markers, ground reaction forces -----------------
+
+def trial_kinematics(probe: _Probe, trial: Trial, pelvis: PelvisTranslation, time) -> Kinematics:
+    """Exact coordinates, speeds and accelerations of a trial, in model order.
+
+    Coordinates the trajectories do not drive stay at their default values.
+    """
+    time = np.asarray(time, float)
+    joint = traj.joint_kinematics(time, trial.cycle_time, trial.phase0)
+    columns = {n: (joint["q"][:, i], joint["u"][:, i], joint["udot"][:, i])
+               for i, n in enumerate(joint["names"])}
+    columns.update(pelvis.kinematics(time))
+    idle = [n for n in probe.names if n not in columns]
+    if idle:
+        log.info("coordinates held at their defaults: %s", ", ".join(idle))
+    zero = np.zeros_like(time)
+    q, u, udot = (np.column_stack([columns[n][j] if n in columns else
+                                   (probe.defaults[n] + zero if j == 0 else zero)
+                                   for n in probe.names]) for j in range(3))
+    return Kinematics(time, list(probe.names), q, u, udot)
+
+
+def _pose_row(probe: _Probe, kin: Kinematics, k: int) -> None:
+    probe.pose(dict(zip(kin.coordinates, kin.q[k])), dict(zip(kin.coordinates, kin.u[k])))
+
+
+def marker_positions(probe: _Probe, kin: Kinematics) -> Markers:
+    """Model marker positions (m) at every frame of the kinematics."""
+    xyz = np.empty((len(kin.time), len(probe.marker_names), 3))
+    for k in range(len(kin.time)):
+        _pose_row(probe, kin, k)
+        xyz[k] = probe.markers()
+    return Markers(kin.time.copy(), list(probe.marker_names), xyz)
+
+
+def com_acceleration(probe: _Probe, trial: Trial, pelvis: PelvisTranslation, time,
+                     h: float = 1e-5) -> np.ndarray:
+    """Mass-centre acceleration (m/s^2), central differences of its exact velocity.
+
+    The velocity comes from the model at the exact q(t +- h), u(t +- h), so
+    the error is O(h^2) on smooth kinematics (about 1e-8 m/s^2 here).
+    """
+    time = np.asarray(time, float)
+    vel = []
+    for shift in (h, -h):
+        kin = trial_kinematics(probe, trial, pelvis, time + shift)
+        v = np.empty((len(time), 3))
+        for k in range(len(time)):
+            _pose_row(probe, kin, k)
+            v[k] = probe.com()[1]
+        vel.append(v)
+    return (vel[0] - vel[1]) / (2 * h)
+
+
+def stance_progress(phase, side: str) -> np.ndarray:
+    """Fraction of ``side``'s stance elapsed (0 at foot strike, 1 at toe-off); NaN in swing."""
+    ev = traj.EVENT_PHASES[side]
+    frac = np.mod(np.asarray(phase, float) - ev["foot_strike"], 1.0) / (ev["toe_off"] - ev["foot_strike"])
+    return np.where(frac <= 1.0 + 1e-9, np.minimum(frac, 1.0), np.nan)
+
+
+def _foot_markers(probe: _Probe, side: str) -> tuple[str, str]:
+    """Heel and fifth-metatarsal marker names of a side (the centre-of-pressure path)."""
+    names = (f"{side.upper()}HEE", f"{side.upper()}MT5")
+    missing = [n for n in names if n not in probe.marker_names]
+    if missing:
+        raise ModelError(f"model lacks marker(s) {missing} used to place the centre of pressure")
+    return names
+
+
+def implied_grf(probe: _Probe, trial: Trial, pelvis: PelvisTranslation, time) -> Table:
+    """Ground reaction forces implied by the motion (Newton's second law).
+
+    Parameters
+    ----------
+    probe : _Probe
+        The true model.
+    trial, pelvis : Trial, PelvisTranslation
+        The motion.
+    time : ndarray
+        Sample times (s), normally at the force-plate rate.
+
+    Returns
+    -------
+    Table
+        simpipe's GRF columns for both feet (N, m, N m).
+
+    Notes
+    -----
+    The whole external force F = m (a_com - g) is given to the foot in stance
+    (foot strike <= phase <= toe-off) and nothing is applied in flight. The
+    centre of pressure lies on the ground (y = 0) and moves linearly with
+    stance time from under the heel marker to under the fifth-metatarsal
+    marker; the free moment is zero. Consequences, documented in the README:
+    the pelvis residual force is zero in stance and equals m (a_com - g) in
+    flight (small: the flight phase is fitted to free fall), while the pelvis
+    residual moment is not zero in stance, because this centre of pressure is
+    not the one that would make the motion's angular momentum balance.
+    """
+    time = np.asarray(time, float)
+    phase = trial.phase0 + time / trial.cycle_time
+    force = probe.mass * (com_acceleration(probe, trial, pelvis, time) - probe.gravity)
+    markers = marker_positions(probe, trial_kinematics(probe, trial, pelvis, time))
+    labels, blocks = [], []
+    for side in FEET:
+        progress = stance_progress(phase, side)[:, None]
+        on = ~np.isnan(progress[:, 0])
+        heel, toe = (markers.marker(n) for n in _foot_markers(probe, side))
+        cop = (1.0 - progress) * heel + progress * toe
+        cop[:, 1] = 0.0
+        block = np.zeros((len(time), 9))
+        block[on, 0:3] = force[on]
+        block[on, 3:6] = cop[on]
+        labels += grf_columns(side)
+        blocks.append(block)
+    return Table(time, labels, np.hstack(blocks), in_degrees=False,
+                 meta={"name": f"{trial.name}_grf"})
+
+
+def event_times(trial: Trial) -> dict[str, np.ndarray]:
+    """Foot-strike and toe-off times (s) of each side inside the recording."""
+    out = {}
+    for side, events in traj.EVENT_PHASES.items():
+        for event, ev_phase in events.items():
+            first = np.ceil(trial.phase0 - ev_phase)
+            cycles = np.arange(first, first + trial.duration / trial.cycle_time + 1)
+            t = (cycles + ev_phase - trial.phase0) * trial.cycle_time
+            out[f"{event}_{side}"] = t[(t >= 0) & (t <= trial.duration + 1e-12)]
+    return out
+
+
+def static_pose(probe: _Probe) -> dict[str, float]:
+    """Default pose with pelvis_tx = 0 and pelvis_ty putting the lowest contact point at y = 0."""
+    q = dict(probe.defaults) | {PELVIS_TX: 0.0, PELVIS_TY: 0.0}
+    probe.pose(q)
+    lowest = min(float(probe.lowest_points(s)[:, 1].min()) for s in probe.spheres)
+    q[PELVIS_TY] = -lowest
+    return q
+
+
+# --- the subject's true model ------------------------------------------------
+
+def scale_model(model_path: Path, subject: Subject, out_path: Path) -> Path:
+    """Write the subject's true model: the built-in model scaled per segment.
+
+    Parameters
+    ----------
+    model_path : Path
+        The generic model.
+    subject : Subject
+        Scale factors (uniform per body) and mass.
+    out_path : Path
+        Where to write the scaled model.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Notes
+    -----
+    ``Model.scale`` with ``preserveMassDist=True`` scales each body's geometry,
+    joint frames, markers and muscle paths, then scales all masses by one
+    factor so the total equals the subject's mass (the mass distribution of
+    the generic model is kept), as OpenSim's ScaleTool does.
+    """
+    osim = opensim()
+    model = load_model(model_path)
+    state = model.initSystem()
+    bodies = {model.getBodySet().get(i).getName() for i in range(model.getBodySet().getSize())}
+    unknown = sorted(set(subject.scale_factors) - bodies)
+    if unknown:
+        raise ModelError(f"{model_path}: no bodies {unknown} to scale")
+    scale_set = osim.ScaleSet()
+    for body, factor in sorted(subject.scale_factors.items()):
+        scale = osim.Scale()
+        scale.setName(body)
+        scale.setSegmentName(body)
+        scale.setScaleFactors(osim.Vec3(factor, factor, factor))
+        scale.setApply(True)
+        scale_set.cloneAndAppend(scale)
+    if not model.scale(state, scale_set, True, subject.mass_kg):
+        raise StageError(f"OpenSim could not scale {model_path}")
+    model.setName(f"{model.getName()}_{subject.name}_true")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    model.printToXML(str(out_path))
+    return out_path
+
+
+# --- putting a trial together -----------------------------------------------
+
+@dataclass
+class TrialTruth:
+    """Everything known exactly about one generated trial.
+
+    Attributes
+    ----------
+    trial : Trial
+    kinematics : Kinematics
+        Exact q, u, udot at the marker frames, model coordinate order.
+    markers : Markers
+        Noise-free model marker positions (m) at the marker frames.
+    generalized_forces : ndarray, shape (n_frames, n_coordinates)
+        InverseDynamicsSolver output (N m or N) with the GRF applied.
+    grf : Table
+        The ground reaction forces written to the .mot file.
+    events : dict of str to ndarray
+        'foot_strike_r', 'toe_off_r', ... times (s).
+    quality : dict of str to float
+        Checks of the synthetic data (see :func:`trial_quality`).
+    """
+
+    trial: Trial
+    kinematics: Kinematics
+    markers: Markers
+    generalized_forces: np.ndarray
+    grf: Table
+    events: dict
+    quality: dict
+
+
+def trial_quality(probe: _Probe, truth: TrialTruth) -> dict[str, float]:
+    """Figures that show how physical the synthetic trial is.
+
+    Returns
+    -------
+    dict
+        ``peak_vertical_grf_bw``; ``max_stance_foot_height_mm`` (|lowest
+        contact point| of the stance foot); ``min_swing_foot_height_mm``;
+        ``max_stance_foot_slip_m_s`` (fore-aft speed of the lowest contact
+        sphere of the stance foot); ``max_flight_residual_force_n`` and
+        ``max_stance_residual_force_n`` (pelvis translations);
+        ``max_residual_moment_nm`` (pelvis_tilt).
+    """
+    kin, trial = truth.kinematics, truth.trial
+    phase = trial.phase0 + kin.time / trial.cycle_time
+    height, slip = {s: np.empty(len(kin.time)) for s in FEET}, {s: np.empty(len(kin.time)) for s in FEET}
+    for k in range(len(kin.time)):
+        _pose_row(probe, kin, k)
+        for s in FEET:
+            low = probe.lowest_points(s)[:, 1]
+            height[s][k], slip[s][k] = low.min(), probe.sphere_velocities(s)[int(np.argmin(low)), 0]
+    stance = {s: _in_stance(phase, s) for s in FEET}
+    flight = ~(stance["r"] | stance["l"])
+    tau = dict(zip(kin.coordinates, truth.generalized_forces.T))
+    res_f = np.hypot(tau[PELVIS_TX], tau[PELVIS_TY])
+    weight = probe.mass * float(np.linalg.norm(probe.gravity))
+    fy = truth.grf.column("r_ground_force_vy") + truth.grf.column("l_ground_force_vy")
+    return {
+        "peak_vertical_grf_bw": float(fy.max() / weight),
+        "max_stance_foot_height_mm": 1e3 * max(float(np.abs(height[s][stance[s]]).max()) for s in FEET),
+        "min_swing_foot_height_mm": 1e3 * min(float(height[s][~stance[s]].min()) for s in FEET),
+        "max_stance_foot_slip_m_s": max(float(np.abs(slip[s][stance[s]]).max()) for s in FEET),
+        "max_flight_residual_force_n": float(res_f[flight].max()) if flight.any() else 0.0,
+        "max_stance_residual_force_n": float(res_f[~flight].max()),
+        "max_residual_moment_nm": float(np.abs(tau["pelvis_tilt"]).max()),
+    }
+
+
+def make_trial(probe: _Probe, geom: _CycleGeometry, trial: Trial, model_path: Path,
+               out_dir: Path) -> TrialTruth:
+    """Generate one trial: fit the pelvis, write the GRF files, run ID.
+
+    Parameters
+    ----------
+    probe : _Probe
+        The true model.
+    geom : _CycleGeometry
+        :func:`_sample_cycle` of that model.
+    trial : Trial
+    model_path : Path
+        The true model's file (for inverse dynamics).
+    out_dir : Path
+        Receives ``{trial}_grf.mot`` and ``{trial}_external_loads.xml``.
+
+    Returns
+    -------
+    TrialTruth
+        With noise-free markers (the caller writes the .trc).
+    """
+    pelvis = fit_pelvis_translation(geom, trial, float(probe.gravity[1]))
+    kin = trial_kinematics(probe, trial, pelvis, trial.times(trial.marker_rate))
+    markers = marker_positions(probe, kin)
+    grf = implied_grf(probe, trial, pelvis, trial.times(trial.grf_rate))
+    grf_path = write_grf(grf, out_dir / f"{trial.name}_grf.mot")
+    write_external_loads_xml(out_dir / f"{trial.name}_external_loads.xml", grf_path, FEET)
+    tau = inverse_dynamics(model_path, kin, grf_path, FEET).tau
+    truth = TrialTruth(trial, kin, markers, tau, grf, event_times(trial), {})
+    truth.quality.update(trial_quality(probe, truth))
+    log.info("%s: %s", trial.name, ", ".join(f"{k}={v:.3g}" for k, v in truth.quality.items()))
+    return truth
+
+
+# --- files -------------------------------------------------------------------
+
+def _strings(values) -> np.ndarray:
+    return np.array([str(v).encode() for v in values], dtype="S")
+
+
+def _put(group, name: str, data) -> None:
+    group.create_dataset(name, data=data, track_times=False)
+
+
+def write_truth(path: Path, subject: Subject, static: Markers, static_q: dict,
+                truths: list[TrialTruth], attrs: dict) -> Path:
+    """Write ground_truth.h5 (see the README for its layout).
+
+    Parameters
+    ----------
+    path : Path
+        Destination (written to a temporary name, then renamed).
+    subject : Subject
+    static : Markers
+        Noise-free static-trial markers (m).
+    static_q : dict
+        Coordinate values of the static pose.
+    truths : list of TrialTruth
+    attrs : dict
+        Extra root attributes (seed, noise, versions).
+
+    Returns
+    -------
+    Path
+    """
+    import h5py
+
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w", track_order=True) as f:
+        f.attrs.update({"subject": subject.name, "mass_kg": subject.mass_kg,
+                        "height_m": subject.height_m, **attrs})
+        g = f.create_group("scale_factors")
+        bodies = sorted(subject.scale_factors)
+        _put(g, "bodies", _strings(bodies))
+        _put(g, "factors", np.array([[subject.scale_factors[b]] * 3 for b in bodies]))
+        g = f.create_group("static")
+        _put(g, "coordinates", _strings(static_q))
+        _put(g, "q", np.array(list(static_q.values())))
+        _put(g, "marker_names", _strings(static.names))
+        _put(g, "markers", static.xyz[0])
+        for truth in truths:
+            _write_trial(f.create_group(f"trials/{truth.trial.name}"), truth)
+    tmp.replace(path)
+    return path
+
+
+def _write_trial(g, truth: TrialTruth) -> None:
+    t, kin = truth.trial, truth.kinematics
+    g.attrs.update({"speed_m_s": t.speed, "cycle_time_s": t.cycle_time, "phase0": t.phase0,
+                    "stance_fraction": traj.STANCE_FRACTION,
+                    **{f"quality_{k}": v for k, v in truth.quality.items()}})
+    _put(g, "time", kin.time)
+    _put(g, "coordinates", _strings(kin.coordinates))
+    for name in ("q", "u", "udot"):
+        _put(g, name, getattr(kin, name))
+    _put(g, "generalized_forces", truth.generalized_forces)
+    _put(g, "marker_names", _strings(truth.markers.names))
+    _put(g, "markers", truth.markers.xyz)
+    events = g.create_group("events")
+    for name, times in truth.events.items():
+        _put(events, name, times)
+
+
+def _noisy(markers: Markers, rng: np.random.Generator, noise_mm: float) -> Markers:
+    """Markers with seeded Gaussian noise (standard deviation noise_mm per axis)."""
+    if noise_mm <= 0:
+        return markers
+    return Markers(markers.time, markers.names,
+                   markers.xyz + rng.normal(0.0, noise_mm / 1000.0, markers.xyz.shape))
+
+
+def static_markers(probe: _Probe, duration: float = 1.0, rate: float = 100.0
+                   ) -> tuple[Markers, dict]:
+    """Static trial: the standing pose held for ``duration`` at ``rate`` (100 frames)."""
+    q = static_pose(probe)
+    probe.pose(q)
+    time = np.arange(int(round(duration * rate))) / rate
+    xyz = np.repeat(probe.markers()[None], len(time), axis=0)
+    return Markers(time, list(probe.marker_names), xyz), q

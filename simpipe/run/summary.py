@@ -1,0 +1,97 @@
+"""Summary rows: one per (subject, trial, variant, method)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+from .plan import Plan
+
+#: Columns of summary.csv, in order.
+COLUMNS = ["subject", "trial", "variant", "rf_stiffness", "sweep_property", "sweep_value", "method",
+           "glute_share", "plantarflexor_share", "knee_share", "hip_work_j", "knee_work_j",
+           "ankle_work_j", "n_stances", "rf_passive_peak_n", "marker_rms_mm", "marker_max_mm"]
+
+
+def _find(plan: Plan, values: dict, stage: str, **where):
+    for task in plan.by_stage(stage):
+        if all(task.where.get(k) == v for k, v in where.items()) and task.key in values:
+            return values[task.key]
+    return None
+
+
+def _nan_row(**fixed) -> dict:
+    row = {c: math.nan for c in COLUMNS}
+    row.update(fixed)
+    return row
+
+
+def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]]) -> list[dict]:
+    """Build the summary table from finished task outputs.
+
+    Parameters
+    ----------
+    plan : Plan
+    values : dict
+        Task key -> output.
+    subjects : dict
+        Subject id -> trial ids, in config order.
+
+    Returns
+    -------
+    list of dict
+        Missing results (failed tasks) appear as NaN, never as invented values.
+    """
+    rows = []
+    for subj, trials in subjects.items():
+        for trial in trials:
+            ik = _find(plan, values, "ik", subject=subj, trial=trial)
+            jw = _find(plan, values, "joint_work", subject=subj, trial=trial)
+            for v in plan.variants:
+                passive = _find(plan, values, "passive", subject=subj, trial=trial, variant=v.name)
+                row = _nan_row(subject=subj, trial=trial, variant=v.name, rf_stiffness=v.rf_stiffness,
+                               sweep_property=v.property, sweep_value=v.value, method="joint_work")
+                if ik is not None:
+                    rms = (ik["marker_error"] ** 2).mean(axis=1) ** 0.5
+                    row["marker_rms_mm"] = float(rms.mean() * 1000)
+                    row["marker_max_mm"] = float(ik["marker_error"].max() * 1000)
+                if jw is not None:
+                    work = dict(zip(jw["joints"], jw["work_j"]))
+                    row.update(glute_share=jw["shares"].get("hip", math.nan),
+                               plantarflexor_share=jw["shares"].get("ankle", math.nan),
+                               knee_share=jw["shares"].get("knee", math.nan),
+                               hip_work_j=float(work.get("hip", math.nan)),
+                               knee_work_j=float(work.get("knee", math.nan)),
+                               ankle_work_j=float(work.get("ankle", math.nan)),
+                               n_stances=int(jw["n_stances"]))
+                if passive is not None:
+                    row["rf_passive_peak_n"] = float(passive["peak_n"].max())
+                rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict], path: str | Path) -> Path:
+    """Write the rows with a fixed column order."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    tmp.replace(path)
+    return path
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of the key columns, for the terminal."""
+    cols = ["subject", "trial", "variant", "rf_stiffness", "method", "glute_share",
+            "plantarflexor_share", "rf_passive_peak_n", "marker_rms_mm"]
+    def fmt(v):
+        return f"{v:.3f}" if isinstance(v, float) else str(v)
+    cells = [[fmt(r[c]) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(x[i]) for x in cells)) if cells else len(c) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
+    body = ["  ".join(x.ljust(w) for x, w in zip(r, widths)) for r in cells]
+    return "\n".join([line, "-" * len(line), *body])

@@ -1,0 +1,173 @@
+"""Task functions: what one Dask worker process runs for one unit of work.
+
+Every task takes plain, picklable inputs (paths, numbers, dicts of arrays from
+the tasks it depends on), builds its own OpenSim objects, writes files only
+into the task's own work folder, and returns a dict of plain data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..analysis.phases import stance_phases
+from ..analysis.work import joint_work
+from ..data import Markers, Table
+from ..errors import InputError
+from ..io.filtering import lowpass, resample
+from ..io.grf import check_grf_covers, read_grf, write_grf
+from ..io.sto import write_sto
+from ..io.trc import read_trc
+from ..stages.id import Kinematics, differentiate, inverse_dynamics
+from ..stages.ik import inverse_kinematics
+from ..stages.passive import passive_fiber_forces
+from ..stages.scale import scale_model
+from .cache import TaskCache
+
+log = logging.getLogger(__name__)
+
+
+def _filtered_markers(markers: Markers, cutoff_hz: float | None) -> Markers:
+    if cutoff_hz is None:
+        return markers
+    n, m, _ = markers.xyz.shape
+    flat = lowpass(markers.xyz.reshape(n, m * 3), markers.rate, cutoff_hz)
+    return Markers(markers.time, markers.names, flat.reshape(n, m, 3))
+
+
+def scale_task(generic_model: str, static_trc: str, mass_kg: float, height_m: float,
+               measurements: dict, marker_weights: dict, work_dir: str, ik_weights: dict) -> dict:
+    """Scale the generic model to one subject and check the static fit."""
+    work = Path(work_dir)
+    static = read_trc(static_trc)
+    result = scale_model(generic_model, static_trc, static, mass_kg, height_m, measurements,
+                         work / "scaled.osim", work, marker_weights)
+    fit = inverse_kinematics(result.model_path, static, ik_weights, source=static_trc)
+    return {"model_path": str(result.model_path), "segments": result.segments,
+            "factors": result.factors, "static_rms_m": float(np.mean(fit.rms_error)),
+            "static_max_m": float(np.max(fit.max_error)), "markers": fit.markers}
+
+
+def variant_task(model_path: str, muscles: list[str], prop: str, value: float, work_dir: str) -> dict:
+    """Write one model variant with the swept property set on the muscles."""
+    from ..model.variants import write_variant
+
+    out = write_variant(model_path, Path(work_dir) / "variant.osim", muscles, prop, value)
+    return {"model_path": str(out), "property": prop, "value": float(value), "muscles": list(muscles)}
+
+
+def ik_task(model_path: str, trc: str, weights: dict, accuracy: float, markers_hz: float | None,
+            time_range, work_dir: str) -> dict:
+    """Inverse kinematics of one trial; also writes ``ik.mot`` (degrees)."""
+    markers = read_trc(trc)
+    if time_range is not None:
+        keep = (markers.time >= time_range[0]) & (markers.time <= time_range[1])
+        if keep.sum() < 10:
+            raise InputError(trc, f"time_range {list(time_range)} keeps {keep.sum()} frames "
+                                  f"of {markers.time[0]:.3f}-{markers.time[-1]:.3f} s")
+        markers = Markers(markers.time[keep], markers.names, markers.xyz[keep])
+    markers = _filtered_markers(markers, markers_hz)
+    res = inverse_kinematics(model_path, markers, weights, accuracy, source=trc)
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    rotational = [not c.endswith(("_tx", "_ty", "_tz")) for c in res.coordinates]
+    deg = np.where(rotational, np.degrees(res.q), res.q)
+    write_sto(Table(res.time, res.coordinates, deg, in_degrees=True), work / "ik.mot", kind="mot")
+    return {"time": res.time, "coordinates": res.coordinates, "q": res.q, "markers": res.markers,
+            "marker_error": res.marker_error, "mot": str(work / "ik.mot")}
+
+
+def _grf_at(grf: Table, time: np.ndarray, sides) -> dict:
+    out = {}
+    for side in sides:
+        cols = [f"{side}_ground_force_v{a}" for a in "xyz"]
+        vals = np.column_stack([grf.column(c) for c in cols])
+        out[side] = resample(grf.time, vals, time)
+    return out
+
+
+def id_task(model_path: str, ik: dict, grf_mot: str, feet: dict, coordinates_hz: float | None,
+            grf_hz: float | None, work_dir: str) -> dict:
+    """Inverse dynamics of one trial with its measured GRF."""
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    grf = read_grf(grf_mot, sides=tuple(feet))
+    time = ik["time"]
+    check_grf_covers(grf, float(time[0]), float(time[-1]), grf_mot)
+    grf_used = grf_mot
+    if grf_hz is not None:
+        rate = 1.0 / float(np.median(np.diff(grf.time)))
+        filtered = Table(grf.time, grf.labels, lowpass(grf.values, rate, grf_hz))
+        grf_used = str(work / "grf_filtered.mot")
+        write_grf(filtered, grf_used)
+        grf = filtered
+    kin = differentiate(time, ik["q"], ik["coordinates"], coordinates_hz)
+    res = inverse_dynamics(model_path, kin, grf_used, feet)
+    return {"time": time, "coordinates": res.coordinates, "q": kin.q, "u": kin.u, "udot": kin.udot,
+            "tau": res.tau, "grf": _grf_at(grf, time, feet)}
+
+
+def joint_work_task(id_result: dict, joints: dict, threshold_n: float) -> dict:
+    """Joint-level propulsion metrics (method ``joint_work``) of one trial."""
+    time = id_result["time"]
+    coords = id_result["coordinates"]
+    grf = id_result["grf"]
+    sides = list(grf)
+    stances = [s for side in sides for s in stance_phases(time, grf[side][:, 1], side, threshold_n)]
+    pelvis_speed = _progression_sign(id_result)
+    moments = {j: {s: id_result["tau"][:, coords.index(spec[s])] for s in sides} for j, spec in joints.items()}
+    speeds = {j: {s: id_result["u"][:, coords.index(spec[s])] for s in sides} for j, spec in joints.items()}
+    signs = {j: spec["extension_sign"] for j, spec in joints.items()}
+    fore_aft = {s: grf[s][:, 0] for s in sides}
+    jw = joint_work(time, moments, speeds, signs, fore_aft, stances, pelvis_speed)
+    return {"joints": jw.joints, "work_j": jw.work_j, "n_stances": jw.n_stances,
+            "shares": {j: jw.share(j) for j in jw.joints},
+            "stances": [(s.side, s.start, s.end, s.complete) for s in stances]}
+
+
+def _progression_sign(id_result: dict) -> float:
+    """+1 if the subject travels along +x (from the first translational x coordinate)."""
+    coords = id_result["coordinates"]
+    tx = [i for i, c in enumerate(coords) if c.endswith("_tx")]
+    if not tx:
+        return 1.0
+    return 1.0 if np.mean(id_result["u"][:, tx[0]]) >= 0 else -1.0
+
+
+def passive_task(model_path: str, ik: dict, muscles: list[str]) -> dict:
+    """Passive fiber force of the swept muscles over the trial's kinematics."""
+    forces = passive_fiber_forces(model_path, ik["coordinates"], ik["q"], muscles)
+    return {"muscles": list(muscles), "time": ik["time"], "force_n": forces,
+            "peak_n": forces.max(axis=0)}
+
+
+TASKS = {"scale": scale_task, "variant": variant_task, "ik": ik_task, "id": id_task,
+         "joint_work": joint_work_task, "passive": passive_task}
+
+
+def execute(stage: str, key: str, cache_root: str, label: str, kwargs: dict) -> dict:
+    """Run one task on a worker and store its output in the cache.
+
+    A finished task's output is in the cache before this returns, so a
+    killed client loses nothing that finished. A failure is recorded with its
+    message and re-raised (Dask retries it or reports it).
+    """
+    cache = TaskCache(cache_root)
+    if cache.has(stage, key):
+        return cache.load(stage, key)
+    start = time.perf_counter()
+    try:
+        value = TASKS[stage](**kwargs)
+    except Exception as exc:
+        cache.record_failure(stage, key, label, f"{type(exc).__name__}: {exc}")
+        log.debug("task %s failed:\n%s", label, traceback.format_exc())
+        raise
+    value["_meta"] = {"stage": stage, "key": key, "label": label, "simpipe": __version__,
+                      "seconds": time.perf_counter() - start}
+    cache.save(stage, key, value)
+    return value
