@@ -1,4 +1,4 @@
-"""Command line: ``simpipe run | model build | example build``."""
+"""Command line: ``simpipe run | status | model build | example build``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,20 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_status(args) -> int:
+    from .config import load_study
+    from .run.status import format_status, study_status
+
+    out = args.out
+    if out.is_file():
+        out = load_study(out, check_files=False)[0].output
+    status = study_status(out)
+    print(format_status(status))
+    if status.failures:
+        return 1
+    return 0 if status.complete else 3
+
+
 def _cmd_model_build(args) -> int:
     from .model.builder import build_model
 
@@ -77,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("config", type=Path, help="study YAML file")
     run.add_argument("--workers", type=int, default=None, help="override cluster.n_workers")
     run.set_defaults(func=_cmd_run)
+    status = sub.add_parser("status", help="done, failed and pending tasks of a study",
+                            description="Exit status: 0 all done, 1 some failed, 3 some pending.")
+    status.add_argument("out", type=Path, help="the study's output folder (or its YAML file)")
+    status.set_defaults(func=_cmd_status)
     model = sub.add_parser("model", help="built-in models")
     msub = model.add_subparsers(dest="action", required=True)
     build = msub.add_parser("build", help="generate the built-in model .osim")

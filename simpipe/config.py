@@ -9,6 +9,7 @@ against the working directory.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -162,13 +163,114 @@ class AnalysisSpec(_Strict):
     stance_threshold_n: float = Field(default=20.0, gt=0)
 
 
-class ClusterSpec(_Strict):
-    """Where tasks run. ``local``: a distributed LocalCluster of processes."""
+def _check_bytes(value: str) -> str:
+    from dask.utils import parse_bytes
 
-    kind: Literal["local"] = "local"
-    n_workers: int = Field(default=2, ge=1, le=512)
+    try:
+        parse_bytes(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"expected an amount of memory such as '4GiB' or '500MB', got {value!r}") from None
+    return value
+
+
+class AdaptiveSpec(_Strict):
+    """Adaptive scaling: between ``min_jobs`` and ``max_jobs`` SLURM jobs, by load."""
+
+    min_jobs: int = Field(default=0, ge=0, le=1000)
+    max_jobs: int = Field(ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_jobs > self.max_jobs:
+            raise ValueError(f"min_jobs ({self.min_jobs}) must not exceed max_jobs ({self.max_jobs})")
+        return self
+
+
+class SlurmSpec(_Strict):
+    """One SLURM job of dask workers (dask-jobqueue ``SLURMCluster``).
+
+    Each job books ``cores`` CPUs and ``memory`` for ``walltime`` in
+    ``partition`` and runs ``processes`` single-threaded worker processes
+    (default: one per core); each worker may use ``memory / processes``.
+    """
+
+    partition: str | None = None
+    account: str | None = None
+    cores: int = Field(default=1, ge=1, le=1024)
+    processes: int | None = Field(default=None, ge=1, le=1024)
+    memory: str = "4GiB"
+    walltime: str = "01:00:00"
+    job_extra_directives: list[str] = Field(default_factory=list)
+    job_script_prologue: list[str] = Field(default_factory=list)
+    adaptive: AdaptiveSpec | None = None
+    local_directory: str | None = None
+    log_directory: str | None = None
+    python: str | None = None
+    interface: str | None = None
+    worker_lifetime: str | None = None
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, value):
+        return _check_bytes(value)
+
+    @field_validator("walltime")
+    @classmethod
+    def _walltime(cls, value):
+        if not re.fullmatch(r"(\d+-)?\d+(:\d{1,2}){0,2}", value):
+            raise ValueError(f"expected a SLURM time such as '02:00:00', '30:00' or '1-12:00:00', got {value!r}")
+        return value
+
+    @field_validator("worker_lifetime")
+    @classmethod
+    def _lifetime(cls, value):
+        if value is not None and not re.fullmatch(r"\d+(\.\d+)?\s*(s|m|h)", value):
+            raise ValueError(f"expected a duration such as '55m' or '3h', got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _processes_fit(self):
+        if self.processes is not None and self.processes > self.cores:
+            raise ValueError(f"processes ({self.processes}) must not exceed cores ({self.cores}): "
+                             "each worker process is single-threaded and needs its own core")
+        return self
+
+    @property
+    def workers_per_job(self) -> int:
+        """Single-threaded worker processes per job."""
+        return self.processes or self.cores
+
+
+class ClusterSpec(_Strict):
+    """Where tasks run.
+
+    ``local``: a distributed LocalCluster of ``n_workers`` processes.
+    ``slurm``: dask-jobqueue SLURM jobs described by the ``slurm`` block,
+    ``n_workers`` worker processes in all (rounded up to whole jobs) unless
+    ``slurm.adaptive`` scales the number of jobs with the load.
+    """
+
+    kind: Literal["local", "slurm"] = "local"
+    n_workers: int = Field(default=2, ge=1, le=4096)
     retries: int = Field(default=1, ge=0, le=10)
     memory_limit: str = "auto"
+    slurm: SlurmSpec | None = None
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, value):
+        return value if value == "auto" else _check_bytes(value)
+
+    @model_validator(mode="after")
+    def _block_matches_kind(self):
+        if self.kind != "slurm" and self.slurm is not None:
+            raise ValueError(f"a 'slurm' block is given but kind is {self.kind!r}; set kind: slurm")
+        return self
+
+    @property
+    def slurm_spec(self) -> SlurmSpec:
+        """The SLURM block (its defaults when the config gives none)."""
+        return self.slurm if self.slurm is not None else SlurmSpec()
 
 
 class Study(_Strict):

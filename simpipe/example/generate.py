@@ -287,10 +287,16 @@ def _solve_series(blocks, harmonics, constant: bool, smooth: float) -> traj.Four
     return traj.FourierSeries(float(mean), tuple(harmonics), tuple(rest[0::2]), tuple(rest[1::2]))
 
 
-#: Harmonics of the pelvis translations and the weights of their fit: 1/tolerance
-#: of foot height (m), foot slip (m/s) and flight acceleration (m/s^2).
-_TRANSLATION_HARMONICS = tuple(range(1, 21))
-_W_HEIGHT, _W_SLIP, _W_FLIGHT, _SMOOTH = 1 / 0.0005, 1 / 0.05, 1 / 0.5, 1e-5
+#: Harmonics of the pelvis translations; weights of the vertical fit (1/tolerance
+#: of stance-foot height in m and of flight acceleration in m/s^2) and of its
+#: roughness penalty.
+_TRANSLATION_HARMONICS = tuple(range(1, 31))
+_W_HEIGHT, _W_FLIGHT, _SMOOTH = 1 / 0.0005, 1 / 0.5, 1e-5
+
+#: Peak fore-aft ground reaction force (body weights): braking in the first half
+#: of stance, propulsion in the second (about 0.3-0.5 BW at 3-4 m/s: Munro,
+#: Miller & Fuglevand 1987, J Biomech 20:147; Hamner & Delp 2013).
+FORE_AFT_PEAK_BW = 0.4
 
 
 @dataclass(frozen=True)
@@ -320,8 +326,50 @@ class PelvisTranslation:
                 PELVIS_TY: (self.ty(phase), self.ty(phase, 1) / t_c, self.ty(phase, 2) / t_c ** 2)}
 
 
+def fore_aft_acceleration(phase, gravity: float) -> np.ndarray:
+    """Prescribed fore-aft mass-centre acceleration (m/s^2) over the cycle.
+
+    ``-FORE_AFT_PEAK_BW * g * sin(2 pi s)`` during each stance (s: fraction of
+    stance elapsed), zero in flight; its integral over a cycle is zero, so the
+    mean speed is kept.
+    """
+    acc = np.zeros(np.shape(phase))
+    for side in traj.EVENT_PHASES:
+        s = stance_progress(phase, side)
+        on = ~np.isnan(s)
+        acc[on] = -FORE_AFT_PEAK_BW * gravity * np.sin(2 * np.pi * s[on])
+    return acc
+
+
+def _fourier_fit(phase, values, harmonics, constant: bool) -> np.ndarray:
+    """Least-squares Fourier coefficients of samples (columns as in :func:`_basis`)."""
+    return np.linalg.lstsq(_basis(phase, harmonics, 0, constant), values, rcond=None)[0]
+
+
+def _fit_dx(geom: _CycleGeometry, trial: Trial, gravity: float) -> traj.FourierSeries:
+    """Periodic fore-aft pelvis motion giving the prescribed mass-centre acceleration."""
+    hs = _TRANSLATION_HARMONICS
+    acc = _fourier_fit(geom.phase, fore_aft_acceleration(geom.phase, gravity), hs, False)
+    w2 = np.repeat((2 * np.pi * np.asarray(hs, float)) ** 2, 2)
+    com_x = -acc * trial.cycle_time ** 2 / w2   # X'' (per phase^2) = a T^2
+    dx = com_x - _fourier_fit(geom.phase, geom.com[:, 0], hs, False)
+    return traj.FourierSeries(0.0, hs, tuple(dx[0::2]), tuple(dx[1::2]))
+
+
+def _fit_ty(geom: _CycleGeometry, trial: Trial, gravity_y: float) -> traj.FourierSeries:
+    """Periodic pelvis height: stance foot on the ground, mass centre in free fall in flight."""
+    t_c, ph, hs = trial.cycle_time, geom.phase, _TRANSLATION_HARMONICS
+    stance = {s: _in_stance(ph, s) for s in geom.low_y}
+    flight = ~np.logical_or.reduce(list(stance.values()))
+    blocks = [(_W_FLIGHT * _basis(ph[flight], hs, 2, True) / t_c ** 2,
+               _W_FLIGHT * (gravity_y - geom.com_dd[flight, 1] / t_c ** 2))]
+    for s, on in stance.items():
+        blocks.append((_W_HEIGHT * _basis(ph[on], hs, 0, True), -_W_HEIGHT * geom.low_y[s][on]))
+    return _solve_series(blocks, hs, True, _SMOOTH)
+
+
 def fit_pelvis_translation(geom: _CycleGeometry, trial: Trial, gravity_y: float) -> PelvisTranslation:
-    """Pelvis translations that put the stance foot on the ground.
+    """Pelvis translations: stance foot on the ground, free fall in flight.
 
     Parameters
     ----------
@@ -338,29 +386,24 @@ def fit_pelvis_translation(geom: _CycleGeometry, trial: Trial, gravity_y: float)
 
     Notes
     -----
-    Both periodic parts are Fourier series (20 harmonics) fitted by weighted
-    least squares to: (stance) the lowest contact point of the stance foot at
-    y = 0 (tolerance 0.5 mm) and that point not sliding fore-aft (0.05 m/s);
-    (flight) the mass centre in free fall, a_x = 0 and a_y = g (0.5 m/s^2);
-    plus a small roughness penalty (k^3 per harmonic k). The ground reaction
-    force the motion implies is then near zero in flight and the stance foot
-    stays nearly planted.
+    Both periodic parts are Fourier series (30 harmonics of the cycle).
+
+    - Fore-aft: the mass centre moves at the trial's mean speed plus the
+      double integral of :func:`fore_aft_acceleration` (braking then
+      propulsion in stance, none in flight); ``dx`` is that minus the
+      mass centre's own fore-aft motion relative to the pelvis.
+    - Vertical: ``ty`` is fitted by weighted least squares so that in stance
+      the lowest contact-sphere point of the stance foot is at y = 0
+      (tolerance 0.5 mm) and in flight the mass centre falls freely
+      (a_y = g, tolerance 0.5 m/s^2), with a small roughness penalty (k^3 per
+      harmonic k).
+
+    The stance foot is not constrained fore-aft: how far it slides follows
+    from the joint-angle curves (``trial_quality`` reports it).
     """
-    t_c, ph = trial.cycle_time, geom.phase
-    stance = {s: _in_stance(ph, s) for s in geom.low_y}
-    flight = ~np.logical_or.reduce(list(stance.values()))
-    hs = _TRANSLATION_HARMONICS
-    ty_blocks = [(_W_FLIGHT * _basis(ph[flight], hs, 2, True) / t_c ** 2,
-                  _W_FLIGHT * (gravity_y - geom.com_dd[flight, 1] / t_c ** 2))]
-    dx_blocks = [(_W_FLIGHT * _basis(ph[flight], hs, 2, False) / t_c ** 2,
-                  -_W_FLIGHT * geom.com_dd[flight, 0] / t_c ** 2)]
-    for s, on in stance.items():
-        ty_blocks.append((_W_HEIGHT * _basis(ph[on], hs, 0, True), -_W_HEIGHT * geom.low_y[s][on]))
-        dx_blocks.append((_W_SLIP * _basis(ph[on], hs, 1, False) / t_c,
-                          -_W_SLIP * (trial.speed + geom.slip_x[s][on] / t_c)))
-    return PelvisTranslation(trial.speed, t_c, trial.phase0,
-                             dx=_solve_series(dx_blocks, hs, False, _SMOOTH),
-                             ty=_solve_series(ty_blocks, hs, True, _SMOOTH))
+    return PelvisTranslation(trial.speed, trial.cycle_time, trial.phase0,
+                             dx=_fit_dx(geom, trial, -gravity_y),
+                             ty=_fit_ty(geom, trial, gravity_y))
 
 
 # --- one trial: kinematics, markers, ground reaction forces -----------------
@@ -741,3 +784,175 @@ def static_markers(probe: _Probe, duration: float = 1.0, rate: float = 100.0
     time = np.arange(int(round(duration * rate))) / rate
     xyz = np.repeat(probe.markers()[None], len(time), axis=0)
     return Markers(time, list(probe.marker_names), xyz), q
+
+
+def default_model_path() -> Path:
+    """The built-in model inside the source tree (models/simpipe_run2d.osim)."""
+    return Path(__file__).resolve().parents[2] / "models" / "simpipe_run2d.osim"
+
+
+def default_output_dir() -> Path:
+    """Where the committed example lives (data/example/subject01 in the source tree)."""
+    return Path(__file__).resolve().parents[2] / "data" / "example" / SUBJECT.name
+
+
+def build_example(out_dir: str | Path, model_path: str | Path | None = None, seed: int = 0,
+                  noise_mm: float = 0.0, subject: Subject = SUBJECT,
+                  trials: tuple[Trial, ...] = TRIALS) -> dict:
+    """Generate the example subject's files and their ground truth.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder to write (created if needed), e.g. ``data/example/subject01``.
+    model_path : str or Path, optional
+        The generic model to scale; default :func:`default_model_path`.
+    seed : int
+        Seed of the marker noise generator.
+    noise_mm : float
+        Standard deviation of Gaussian marker noise (mm per axis) added to the
+        .trc files only; 0 (the committed files) writes exact positions.
+    subject : Subject
+    trials : tuple of Trial
+
+    Returns
+    -------
+    dict
+        ``out_dir``, ``files`` (names written), ``mass_kg`` and, per trial,
+        the figures of :func:`trial_quality`.
+
+    Notes
+    -----
+    Same inputs give byte-identical text files; ``ground_truth.h5`` holds the
+    same numbers (HDF5 timestamps are not stored). See the README.md written
+    into ``out_dir`` for the method and its limits.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = Path(model_path) if model_path is not None else default_model_path()
+    true_model = scale_model(model_path, subject, out_dir / "model_true.osim")
+    probe = _Probe(true_model)
+    if abs(probe.mass - subject.mass_kg) > 1e-6 * subject.mass_kg:
+        raise StageError(f"scaled model mass {probe.mass} kg != subject mass {subject.mass_kg} kg")
+    rng = np.random.default_rng(seed)
+    static, static_q = static_markers(probe)
+    write_trc(_noisy(static, rng, noise_mm), out_dir / "static.trc")
+    geom = _sample_cycle(probe)
+    truths = []
+    for trial in trials:
+        truth = make_trial(probe, geom, trial, true_model, out_dir)
+        write_trc(_noisy(truth.markers, rng, noise_mm), out_dir / f"{trial.name}.trc")
+        truths.append(truth)
+    import opensim as osim
+
+    import simpipe
+
+    attrs = {"seed": seed, "noise_mm": noise_mm, "simpipe_version": simpipe.__version__,
+             "opensim_version": osim.__version__, "generic_model": model_path.name}
+    write_truth(out_dir / "ground_truth.h5", subject, static, static_q, truths, attrs)
+    (out_dir / "README.md").write_text(manifest(subject, truths, seed, noise_mm, model_path.name))
+    files = sorted(p.name for p in out_dir.iterdir() if p.is_file())
+    return {"out_dir": str(out_dir), "files": files, "mass_kg": probe.mass,
+            "trials": {t.trial.name: dict(t.quality) for t in truths}}
+
+
+_MANIFEST = """\
+# Example subject `{name}` (synthetic running data with a known truth)
+
+Generated by simpipe; do not edit by hand. To regenerate (identical files):
+
+    simpipe example build
+    # or, from Python:
+    python -c "from simpipe.example.generate import build_example, default_output_dir; \\
+build_example(default_output_dir(), seed={seed}, noise_mm={noise_mm:g})"
+
+Generic model: `models/{model}` (built by `simpipe model build`).
+
+## Subject
+
+- Mass {mass:g} kg (the scaled model's total mass), height {height:g} m.
+- True scale factors (uniform in x, y, z): {factors}.
+
+## Files
+
+| file | content |
+|---|---|
+| `static.trc` | standing in the model's default pose (pelvis raised so the feet touch y = 0), 1 s at 100 Hz, mm |
+{trial_rows}| `model_true.osim` | the scaled model that produced every file (`Model.scale`, mass distribution preserved) |
+| `ground_truth.h5` | the exact values (layout below) |
+
+Markers are the model's own markers (`getLocationInGround`) at the true pose{noise}.
+
+## How the motion was made
+
+- Joint angles (pelvis tilt, lumbar extension, hip, knee, ankle) follow the
+  Fourier series of `simpipe/example/trajectories.py`, shaped to match key
+  values of published mean running kinematics (Novacheck 1998, Gait Posture
+  7:77-95; Hamner & Delp 2013, J Biomech 46:780-787), not digitized. Phase 0
+  is right foot strike; right toe-off at phase {stance:g}; the left leg is
+  half a cycle later. Each step has a flight phase.
+- Pelvis translations: `pelvis_tx = speed * t + dx(phase)` and
+  `pelvis_ty = ty(phase)`, with `dx` and `ty` periodic Fourier series (20
+  harmonics) fitted by least squares so that (stance) the stance foot's lowest
+  contact-sphere point stays at y = 0 and does not slide, and (flight) the
+  mass centre is in free fall.
+- GRF (placeholder until a Moco simulation replaces it): the external force
+  the motion implies, `F = m (a_com - g)`, with `a_com` from the model
+  (central differences of `calcMassCenterVelocity` at the exact kinematics),
+  given to the stance foot between foot strike and toe-off, zero in flight.
+  Centre of pressure on the ground, moving linearly from below the heel marker
+  to below the fifth-metatarsal marker; free moment zero.
+- Inverse dynamics truth: OpenSim's `InverseDynamicsSolver` at the exact q, u,
+  udot with these forces applied (`simpipe.stages.id.inverse_dynamics`;
+  muscles and contact forces off).
+
+## Residuals this implies (honest limits)
+
+- Pelvis residual force: zero in stance by construction; in flight it equals
+  `m (a_com - g)`, small because flight is fitted to free fall.
+- Pelvis residual moment (`pelvis_tilt`): not zero in stance, because the
+  centre of pressure is prescribed rather than the one that balances angular
+  momentum, and in flight the prescribed limb motion does not conserve
+  angular momentum.
+
+| trial | speed m/s | cycle s | peak vertical GRF (BW) | stance foot height max mm | stance foot slip max m/s | residual force max N (stance / flight) | residual moment max N m |
+|---|---|---|---|---|---|---|---|
+{quality_rows}
+## ground_truth.h5
+
+- root attributes: `subject`, `mass_kg`, `height_m`, `seed`, `noise_mm`,
+  `simpipe_version`, `opensim_version`, `generic_model`.
+- `scale_factors/bodies`, `scale_factors/factors` (n_bodies, 3).
+- `static/coordinates`, `static/q`, `static/marker_names`, `static/markers` (m).
+- `trials/<name>/`: `time` (s, marker frames), `coordinates`, `q` (rad, m),
+  `u`, `udot`, `generalized_forces` (N m, N; InverseDynamicsSolver),
+  `marker_names`, `markers` (n_frames, n_markers, 3; m, noise-free),
+  `events/foot_strike_r|toe_off_r|foot_strike_l|toe_off_l` (s); attributes
+  `speed_m_s`, `cycle_time_s`, `phase0`, `stance_fraction`, `quality_*`.
+"""
+
+
+def manifest(subject: Subject, truths: list[TrialTruth], seed: int, noise_mm: float,
+             model_name: str) -> str:
+    """The README.md text describing the generated files (deterministic)."""
+    groups = {}
+    for body, factor in sorted(subject.scale_factors.items()):
+        groups.setdefault(factor, []).append(body)
+    factors = "; ".join(f"{', '.join(b)} {f:g}" for f, b in groups.items())
+    trial_rows = "".join(
+        f"| `{t.trial.name}.trc`, `{t.trial.name}_grf.mot`, `{t.trial.name}_external_loads.xml` "
+        f"| running {t.trial.speed:g} m/s, cycle {t.trial.cycle_time:g} s "
+        f"({120 / t.trial.cycle_time:.0f} steps/min), {t.trial.duration:g} s; markers "
+        f"{t.trial.marker_rate:g} Hz in mm, GRF {t.trial.grf_rate:g} Hz |\n" for t in truths)
+    quality_rows = "".join(
+        f"| {t.trial.name} | {t.trial.speed:g} | {t.trial.cycle_time:g} "
+        f"| {q['peak_vertical_grf_bw']:.2f} | {q['max_stance_foot_height_mm']:.2f} "
+        f"| {q['max_stance_foot_slip_m_s']:.3f} | {q['max_stance_residual_force_n']:.2g} / "
+        f"{q['max_flight_residual_force_n']:.1f} | {q['max_residual_moment_nm']:.1f} |\n"
+        for t in truths for q in [t.quality])
+    noise = (f", plus Gaussian noise of {noise_mm:g} mm per axis (seed {seed}; "
+             "ground_truth.h5 keeps the noise-free positions)" if noise_mm > 0 else " (no noise)")
+    return _MANIFEST.format(name=subject.name, seed=seed, noise_mm=noise_mm, model=model_name,
+                            mass=subject.mass_kg, height=subject.height_m, factors=factors,
+                            trial_rows=trial_rows, noise=noise, stance=traj.STANCE_FRACTION,
+                            quality_rows=quality_rows)

@@ -18,9 +18,10 @@ import logging
 import math
 from pathlib import Path
 
-import opensim as osim
-
+from ..stages.osimutil import opensim as _opensim
 from . import parameters as P
+
+osim = _opensim()  # quiet logger, no opensim.log in the working directory
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def _add_bodies(model: osim.Model) -> dict[str, osim.Body]:
     bodies = {}
     names = ["pelvis", "torso"] + [f"{b}_{s}" for s in SIDES for b in LEG_BODIES]
     for name in names:
-        spec = specs[name.split("_")[0]] if name not in specs else specs[name]
+        spec = specs[name.split("_")[0]]  # femur_r -> femur; pelvis -> pelvis
         ixx, iyy, izz = spec.inertia
         body = osim.Body(name, spec.mass, _vec(spec.com), osim.Inertia(ixx, iyy, izz))
         model.addBody(body)
@@ -278,4 +279,117 @@ def build_model(out_path: str | Path, name: str = "simpipe_run2d") -> Path:
     model.initSystem()
     model.printToXML(str(out))
     log.info("wrote %s", out)
+    return out
+
+
+RUNNING_ENVELOPE = (
+    "grid hip -30..70, knee 0..120, ankle -40..30 deg, keeping the hip-knee-ankle "
+    "combinations that occur in running (sagittal kinematics as reviewed by "
+    "Novacheck 1998, Gait Posture 7:77): knee <= 40 + 2 (hip + 20) (the knee "
+    "flexes far only once the hip swings forward), knee >= hip - 20 (the hip "
+    "flexes far only with the knee bent), ankle <= 10 + knee / 2 (dorsiflexion "
+    "with a bent knee in stance) and ankle >= -40 + knee / 4 (no full plantar "
+    "flexion in swing)")
+
+
+def running_poses(side: str = "r") -> list[dict[str, float]]:
+    """Poses (rad) of one leg that span running, for fiber-length checks.
+
+    Parameters
+    ----------
+    side : {'r', 'l'}
+
+    Returns
+    -------
+    list of dict
+        ``{'hip_flexion_<side>': ..., 'knee_angle_<side>': ..., 'ankle_angle_<side>': ...}``.
+
+    Notes
+    -----
+    See :data:`RUNNING_ENVELOPE` for the grid and the rules.
+    """
+    poses = []
+    for hip in (-30, -20, -10, 0, 15, 30, 50, 70):
+        for knee in (0, 20, 40, 60, 80, 100, 120):
+            for ankle in (-40, -25, -10, 0, 15, 30):
+                if knee > 40 + 2 * (hip + 20) or knee < hip - 20:
+                    continue
+                if ankle > 10 + knee / 2 or ankle < -40 + knee / 4:
+                    continue
+                poses.append({f"hip_flexion_{side}": hip * P.DEG,
+                              f"knee_angle_{side}": knee * P.DEG,
+                              f"ankle_angle_{side}": ankle * P.DEG})
+    return poses
+
+
+def musculotendon_lengths(model_path: str | Path, poses: list[dict[str, float]],
+                          muscles: list[str]) -> dict[str, list[float]]:
+    """Musculotendon path lengths (m) of muscles at each pose.
+
+    Parameters
+    ----------
+    model_path : str or Path
+    poses : list of dict
+        Coordinate name -> value (rad or m); others stay at their defaults.
+    muscles : list of str
+
+    Returns
+    -------
+    dict
+        Muscle name -> one length per pose.
+    """
+    model = osim.Model(str(model_path))
+    state = model.initSystem()
+    coords = model.getCoordinateSet()
+    out: dict[str, list[float]] = {m: [] for m in muscles}
+    for pose in poses:
+        for name, value in pose.items():
+            coords.get(name).setValue(state, value, False)
+        model.realizePosition(state)
+        for m in muscles:
+            out[m].append(model.getMuscles().get(m).getLength(state))
+    return out
+
+
+def calibrate_tendon_slack_lengths(model_path: str | Path, side: str = "r",
+                                   lower: float = 0.55,
+                                   upper: float = 1.55) -> dict[str, float]:
+    """Tendon slack lengths that keep passive fibers in range over running.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        A model built from :mod:`simpipe.model.parameters` (any slack lengths).
+    side : {'r', 'l'}
+    lower, upper : float
+        Smallest and largest normalized fiber length wanted over
+        :func:`running_poses` (rigid tendon).
+
+    Returns
+    -------
+    dict
+        Base muscle name -> tendon slack length (m), rounded to the millimetre.
+
+    Notes
+    -----
+    With a rigid tendon and constant fiber thickness (as in the De Groote et
+    al. 2016 model), the fiber length is ``sqrt((lmt - lts)^2 + (lopt sin a0)^2)``.
+    The slack length centres the normalized fiber-length range over the
+    running poses on 1.0, or, where the range is too wide for that, puts its
+    top at ``upper`` (its bottom at ``lower`` if it is wider still; the
+    tendon's stretch under passive force then lowers the top).
+    """
+    specs = P.muscle_specs()
+    names = [f"{s.name}_{side}" for s in specs]
+    lengths = musculotendon_lengths(model_path, running_poses(side), names)
+    out = {}
+    for spec, name in zip(specs, names):
+        lmt = lengths[name]
+        lo_, hi_ = min(lmt), max(lmt)
+        h = spec.optimal_fiber_length * math.sin(spec.pennation_angle)
+        along = lambda n: math.sqrt(max((n * spec.optimal_fiber_length) ** 2 - h ** 2, 0))
+        span = (hi_ - lo_) / spec.optimal_fiber_length
+        top = min(1.0 + span / 2.0, upper)
+        top = max(top, lower + span)
+        out[spec.name] = round(hi_ - along(top), 3)
     return out

@@ -23,11 +23,10 @@ Sources used:
   extremity to study orthopaedic surgical procedures. IEEE Trans Biomed Eng
   37:757-767. Table I: peak isometric force, optimal fiber length,
   pennation angle of each muscle.
-- Falisse A et al. (2019). Rapid predictive simulations with complex
-  musculoskeletal models suggest that diverse healthy and pathological human
-  gaits can emerge from similar control strategies. J R Soc Interface
-  16:20190402 (smooth sphere-half-space contact parameters, also used in
-  OpenSim Moco's walking examples).
+- Falisse A et al. (2019). Algorithmic differentiation improves the
+  computational efficiency of OpenSim-based trajectory optimization of human
+  movement. PLoS One 14:e0217730 (smooth sphere-half-space contact
+  parameters of its 2D gait model, also OpenSim Moco's 2D walking example).
 """
 
 from __future__ import annotations
@@ -125,7 +124,8 @@ GEOMETRY: dict[str, Geometry] = {
     "heel_to_ankle": Geometry(
         0.055, "assumed: posterior heel 5.5 cm behind the ankle joint centre"),
     "cervicale_above_suprasternale": Geometry(
-        0.0714, "de Leva 1996: trunk CERV-MIDH 603.3 mm minus SUPR-MIDH 531.9 mm"),
+        0.0714, "assumed: C7 spinous process about 7 cm above the jugular notch "
+                "(de Leva's reference stature; scaled with height)"),
     "pelvis_width": Geometry(
         0.25, "assumed inter-ASIS distance of an adult male (m)"),
     "pelvis_depth": Geometry(
@@ -195,10 +195,10 @@ SOLEUS_OPTIMAL_FIBER_LENGTH = Geometry(
            "running range of motion within 0.5-1.6 optimal lengths)")
 
 TENDON_SLACK_LENGTH_RULE = (
-    "calibrated for this model's paths: chosen so that, with passive muscles, "
-    "the normalized fiber length spans the running poses of "
-    "simpipe.model.builder.running_poses() inside 0.5-1.6 (see "
-    "simpipe.model.builder.calibrate_tendon_slack_lengths)")
+    "calibrated for this model's paths: with a rigid tendon, the normalized fiber "
+    "length over the running poses of simpipe.model.builder.running_poses() is "
+    "centred on 1.0, or where that range is too wide, its top is put at 1.55 "
+    "(simpipe.model.builder.calibrate_tendon_slack_lengths)")
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ def lumped_delp(name: str) -> tuple[float, float, float]:
 
 KNEE_WRAP_SOURCE = ("this model: centred 0.5 cm anterior and 1.5 cm proximal of the "
                     "knee axis so the extensor moment arm falls from ~4.5 cm at full "
-                    "extension to ~2.5 cm at 90 deg flexion, as in Delp's model")
+                    "extension to ~2.5 cm at 90 deg flexion")
 
 WRAP_CYLINDERS: dict[str, WrapCylinderSpec] = {
     "knee_extensors": WrapCylinderSpec(
@@ -307,8 +307,8 @@ def _p(body: str, x: float, y: float, z: float) -> PathPointSpec:
 MUSCLE_PATHS: dict[str, tuple[tuple[PathPointSpec, ...], tuple[str, ...]]] = {
     "glut_max": ((_p("pelvis_hip", -0.085, 0.075, -0.030),
                   _p("femur", -0.020, -0.100, 0.045)), ("glut_max_hip",)),
-    "hamstrings": ((_p("pelvis_hip", -0.055, -0.045, -0.020),
-                    _p("tibia", -0.028, -0.055, 0.000)), ()),
+    "hamstrings": ((_p("pelvis_hip", -0.060, -0.050, -0.020),
+                    _p("tibia", -0.025, -0.045, 0.000)), ()),
     "bifemsh": ((_p("femur", -0.020, -0.220, 0.020),
                  _p("tibia", -0.030, -0.060, 0.035)), ()),
     "iliopsoas": ((_p("pelvis_hip", -0.020, 0.110, -0.030),
@@ -319,11 +319,11 @@ MUSCLE_PATHS: dict[str, tuple[tuple[PathPointSpec, ...], tuple[str, ...]]] = {
     "vasti": ((_p("femur", 0.030, -0.200, 0.020),
                _p("tibia", 0.040, -0.070, 0.000)), ("knee_extensors",)),
     "gastroc": ((_p("femur_distal", -0.020, 0.020, 0.000),
-                 _p("tibia_distal", -0.045, 0.100, 0.000),
-                 _p("calcn", -0.055, -0.020, 0.000)), ("gastroc_knee",)),
+                 _p("tibia_distal", -0.038, 0.100, 0.000),
+                 _p("calcn", -0.048, -0.020, 0.000)), ("gastroc_knee",)),
     "soleus": ((_p("tibia", -0.020, -0.150, 0.010),
-                _p("tibia_distal", -0.045, 0.100, 0.000),
-                _p("calcn", -0.055, -0.020, 0.000)), ()),
+                _p("tibia_distal", -0.038, 0.100, 0.000),
+                _p("calcn", -0.048, -0.020, 0.000)), ()),
     "tib_ant": ((_p("tibia", 0.020, -0.160, 0.020),
                  _p("tibia_distal", 0.035, 0.030, -0.010),
                  _p("calcn", 0.090, -0.030, -0.015)), ()),
@@ -331,15 +331,15 @@ MUSCLE_PATHS: dict[str, tuple[tuple[PathPointSpec, ...], tuple[str, ...]]] = {
 """Path points (origin first). Bodies as in :data:`WRAP_CYLINDERS`."""
 
 TENDON_SLACK_LENGTHS: dict[str, float] = {
-    "glut_max": 0.125,
-    "hamstrings": 0.330,
-    "bifemsh": 0.100,
-    "iliopsoas": 0.130,
-    "rect_fem": 0.330,
-    "vasti": 0.140,
-    "gastroc": 0.390,
-    "soleus": 0.270,
-    "tib_ant": 0.240,
+    "glut_max": 0.076,
+    "hamstrings": 0.311,
+    "bifemsh": 0.057,
+    "iliopsoas": 0.081,
+    "rect_fem": 0.472,
+    "vasti": 0.261,
+    "gastroc": 0.408,
+    "soleus": 0.260,
+    "tib_ant": 0.249,
 }
 """Tendon slack lengths (m); see :data:`TENDON_SLACK_LENGTH_RULE`."""
 
@@ -553,7 +553,7 @@ class MarkerSpec:
     landmark: str
 
 
-MARKER_SOURCE = ("placed at the named landmarks relative to this model's joint "
+MARKER_SOURCE = ("Placed at the named landmarks relative to this model's joint "
                  "centres; ASIS from the Harrington et al. 2007 hip-centre "
                  "regression inverted")
 
@@ -616,9 +616,10 @@ class ContactSpec:
     hunt_crossley_smoothing: float = 50.0
     heel_x: float = -0.025
     front_x: float = 0.150
-    source: str = ("Falisse et al. 2019, J R Soc Interface 16:20190402 (values of "
-                   "OpenSim Moco's 2D walking example); sphere radius and centres "
-                   "this model's (3.2 cm, under the calcaneus and the metatarsal heads)")
+    source: str = ("Falisse et al. 2019, PLoS One 14:e0217730 (values of its 2D gait "
+                   "model, also OpenSim Moco's 2D walking example); sphere radius and "
+                   "centres this model's (3.2 cm, under the calcaneus and the "
+                   "metatarsal heads)")
 
 
 CONTACT = ContactSpec()
@@ -634,3 +635,127 @@ PELVIS_TRANSLATION_RANGES: dict[str, tuple[float, float]] = {
     "pelvis_tx": (-50.0, 50.0),
     "pelvis_ty": (-1.0, 2.0),
 }
+
+
+# ---------------------------------------------------------------------------
+# Human-readable table (models/PARAMETERS.md is generated from this)
+# ---------------------------------------------------------------------------
+
+_ANCHORS = ("Locations are in metres in the body frame, right side (+Z right; the "
+            "left side mirrors Z). Anchors: `pelvis_hip` = relative to that side's "
+            "hip joint centre, `pelvis_asis` = relative to that side's ASIS, "
+            "`femur_distal` / `tibia_distal` = relative to the knee / ankle joint "
+            "centre; `pelvis`, `femur`, `tibia`, `calcn`, `torso` = body origin.")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, tuple):
+        return "(" + ", ".join(_fmt(x) for x in v) + ")"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _md_bodies() -> list[str]:
+    lines = ["## Bodies", "",
+             "Frames: pelvis origin at the midpoint of the hip joint centres (MIDH); "
+             "torso origin at the lumbar joint (OMPH level); femur, tibia, calcn "
+             "origins at the hip, knee, ankle joint centres. Y along the segment.", "",
+             "| body | mass (kg) | COM (m) | Ixx, Iyy, Izz (kg m^2) | source |",
+             "|---|---|---|---|---|"]
+    for b in body_specs().values():
+        lines.append(f"| {b.name} | {b.mass:.4f} | {_fmt(b.com)} | {_fmt(b.inertia)} "
+                     f"| {b.source} |")
+    total = sum(b.mass * (2 if b.name in ('femur', 'tibia', 'calcn') else 1)
+                for b in body_specs().values())
+    lines += ["", f"Total mass: {total:.3f} kg (legs counted twice).", "",
+              "| segment length | m |", "|---|---|"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in segment_lengths().items()]
+    lines += ["", "| geometry | value | source |", "|---|---|---|"]
+    lines += [f"| {k} | {g.value} | {g.source} |" for k, g in GEOMETRY.items()]
+    hjc = hip_joint_centre()
+    lines += ["", f"Hip joint centre relative to the ASIS midpoint: {_fmt(hjc)} m "
+              f"({HARRINGTON_2007['source']}). Default pelvis_ty (standing, feet flat): "
+              f"{default_pelvis_height():.4f} m.", ""]
+    return lines
+
+
+def _md_muscles() -> list[str]:
+    lines = ["## Muscles (DeGrooteFregly2016Muscle, per leg)", "",
+             f"Peak isometric force, optimal fiber length and pennation: {DELP_SOURCE}, "
+             "lumped (forces summed; fiber length and pennation force-weighted), forces "
+             f"x {FORCE_SCALE}. Soleus optimal fiber length: "
+             f"{SOLEUS_OPTIMAL_FIBER_LENGTH.source}. Tendon slack length: "
+             f"{TENDON_SLACK_LENGTH_RULE}. Passive fiber strain at one normalized "
+             "force: 0.6 (OpenSim default).", "",
+             "| muscle | Delp 1990 parts | Fmax (N) | lopt (m) | lts (m) | pennation (deg) |",
+             "|---|---|---|---|---|---|"]
+    for m in muscle_specs():
+        lines.append(f"| {m.name} | {', '.join(LUMPING[m.name])} | {m.max_isometric_force:.1f} "
+                     f"| {m.optimal_fiber_length:.4f} | {m.tendon_slack_length:.3f} "
+                     f"| {m.pennation_angle / DEG:.2f} |")
+    lines += ["", "### Paths", "", _ANCHORS, "",
+              "| muscle | path points (anchor: location) | wraps |", "|---|---|---|"]
+    for m in muscle_specs():
+        pts = "; ".join(f"{p.body}: {_fmt(p.location)}" for p in m.path)
+        lines.append(f"| {m.name} | {pts} | {', '.join(m.wraps) or '-'} |")
+    lines += ["", "| wrap cylinder (axis Z) | anchor | translation | radius | length "
+              "| quadrant | source |", "|---|---|---|---|---|---|---|"]
+    for w in WRAP_CYLINDERS.values():
+        lines.append(f"| {w.name} | {w.body} | {_fmt(w.translation)} | {w.radius} "
+                     f"| {w.length} | {w.quadrant} | {w.source} |")
+    return lines + [""]
+
+
+def _md_markers_contact() -> list[str]:
+    lines = ["## Markers", "", MARKER_SOURCE + ". " + _ANCHORS, "",
+             "| marker | anchor | location | landmark |", "|---|---|---|---|"]
+    for m in LEG_MARKERS:
+        lines.append(f"| R{m.name} / L{m.name} | {m.body} | {_fmt(m.location)} "
+                     f"| {m.landmark} |")
+    for m in torso_markers():
+        lines.append(f"| {m.name} | {m.body} | {_fmt(m.location)} | {m.landmark} |")
+    c = CONTACT
+    lines += ["", "## Foot contact", "",
+              "SmoothSphereHalfSpaceForce contact_heel_r/l and contact_front_r/l "
+              "between spheres on calcn_r/l and the half space `floor` (ground, y=0), "
+              "in the model's force set.", "", "| parameter | value |", "|---|---|"]
+    for k in ("radius", "stiffness", "dissipation", "static_friction", "dynamic_friction",
+              "viscous_friction", "transition_velocity", "hertz_smoothing",
+              "hunt_crossley_smoothing", "heel_x", "front_x"):
+        lines.append(f"| {k} | {getattr(c, k)} |")
+    lines += ["", f"Source: {c.source}.", ""]
+    return lines
+
+
+def _md_coordinates() -> list[str]:
+    lines = ["## Coordinates", "",
+             "OpenSim axes: X forward, Y up, Z right. All zero = upright standing. "
+             "pelvis_tilt, lumbar_extension (extension +), hip_flexion (flexion +) and "
+             "ankle_angle (dorsiflexion +) rotate about +Z; knee_angle rotates about -Z "
+             "so that flexion is positive (Rajagopal et al. 2016 convention).", "",
+             "| coordinate | range |", "|---|---|"]
+    for k, (lo, hi) in COORDINATE_RANGES_DEG.items():
+        lines.append(f"| {k} | {lo:g} .. {hi:g} deg |")
+    for k, (lo, hi) in PELVIS_TRANSLATION_RANGES.items():
+        lines.append(f"| {k} | {lo:g} .. {hi:g} m |")
+    return lines + [""]
+
+
+def parameters_markdown() -> str:
+    """The parameter tables as Markdown (the content of models/PARAMETERS.md).
+
+    Returns
+    -------
+    str
+    """
+    head = ["# simpipe_run2d: parameters and sources", "",
+            "Generated by `simpipe.model.parameters.parameters_markdown()`; do not edit "
+            "by hand. The model (`simpipe_run2d.osim`) is generated by "
+            "`simpipe.model.builder.build_model`.", "",
+            f"Subject: {SUBJECT.mass:g} kg, {SUBJECT.height:g} m ({SUBJECT.source}). "
+            "The torso body includes head and arms.", "",
+            "## Sources", ""]
+    head += [f"- {line.strip()[2:]}" for line in __doc__.split("Sources used:")[1]
+             .split("\n- ")[1:] for line in [" - " + " ".join(line.split())]]
+    head.append("")
+    return "\n".join(head + _md_bodies() + _md_coordinates() + _md_muscles()
+                     + _md_markers_contact())

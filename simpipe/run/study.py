@@ -15,6 +15,7 @@ from .cache import TaskCache
 from .cluster import make_client
 from .execute import Outcome, Progress, run_plan
 from .plan import Plan, build_plan
+from .status import write_plan_index
 from .summary import summary_rows, write_csv
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,11 @@ def run_study(config_path: str | Path, progress: Progress | None = None,
     out.mkdir(parents=True, exist_ok=True)
     model_path = study.model.path or builtin_model_path(study.model.builtin, out)
     plan = build_plan(study, Path(model_path))
+    write_plan_index(plan, out, config_path)
     cluster = study.cluster if n_workers is None else study.cluster.model_copy(update={"n_workers": n_workers})
     cache = TaskCache(out / "cache")
-    outcome = run_plan(plan, cache, functools.partial(make_client, cluster), cluster.retries, progress)
+    client_factory = functools.partial(make_client, cluster, out / "slurm")
+    outcome = run_plan(plan, cache, client_factory, cluster.retries, progress)
     subjects = {s.id: [t.id for t in s.trials] for s in study.subjects}
     rows = summary_rows(plan, outcome.values, subjects)
     failures = [{"task": t.label, "stage": t.stage, "error": outcome.failed[t.key]}

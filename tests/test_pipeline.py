@@ -1,0 +1,201 @@
+"""The core pipeline against the example subject's ground truth.
+
+Scale, IK and ID run through the same task functions the Dask workers run,
+on the committed example trials, and must give back what generated them.
+"""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from simpipe.data import Markers
+from simpipe.io.trc import read_trc, write_trc
+from simpipe.run.tasks import id_task, ik_task, scale_task
+from simpipe.run.study import run_study
+
+from conftest import EXAMPLE, MODEL, REPO
+
+FEET = {"r": "calcn_r", "l": "calcn_l"}
+TRIALS = ["run_01", "run_02"]
+
+
+def truth(path=EXAMPLE / "ground_truth.h5"):
+    with h5py.File(path, "r") as f:
+        out = {"mass": float(f.attrs["mass_kg"]), "height": float(f.attrs["height_m"]),
+               "bodies": [b.decode() for b in f["scale_factors/bodies"][()]],
+               "factors": f["scale_factors/factors"][()], "trials": {}}
+        for name in f["trials"]:
+            g = f["trials"][name]
+            out["trials"][name] = {k: g[k][()] for k in ("time", "q", "u", "udot", "generalized_forces")}
+            out["trials"][name]["coordinates"] = [c.decode() for c in g["coordinates"][()]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def gt():
+    return truth()
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory, gt):
+    from simpipe.config import BUILTIN_MEASUREMENTS
+
+    work = tmp_path_factory.mktemp("scale")
+    meas = {k: [tuple(p) for p in v] for k, v in BUILTIN_MEASUREMENTS.items()}
+    return scale_task(str(MODEL), str(EXAMPLE / "static.trc"), gt["mass"], gt["height"], meas, {},
+                      str(work), {})
+
+
+def test_scaling_recovers_known_segment_factors(scaled, gt):
+    want = dict(zip(gt["bodies"], gt["factors"][:, 0]))
+    got = dict(zip(scaled["segments"], scaled["factors"][:, 0]))
+    assert set(got) <= set(want)
+    for body, factor in got.items():
+        assert factor == pytest.approx(want[body], rel=0.02), body
+    assert scaled["static_rms_m"] < 0.002  # noise-free static: markers placed exactly
+
+
+def _rot(coords):
+    return [i for i, c in enumerate(coords) if not c.endswith(("_tx", "_ty"))]
+
+
+def _ik_rms_deg(ik, tr):
+    assert ik["coordinates"] == tr["coordinates"]
+    rot = _rot(tr["coordinates"])
+    return np.degrees(np.sqrt(np.mean((ik["q"][:, rot] - tr["q"][:, rot]) ** 2, axis=0)))
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_ik_recovers_generated_joint_angles(scaled, gt, tmp_path, trial):
+    ik = ik_task(scaled["model_path"], str(EXAMPLE / f"{trial}.trc"), {}, 1e-6, None, None, str(tmp_path))
+    rms = _ik_rms_deg(ik, gt["trials"][trial])
+    assert rms.max() < 0.5, rms
+    assert (tmp_path / "ik.mot").is_file()
+
+
+def test_ik_with_5mm_marker_noise(scaled, gt, tmp_path):
+    markers = read_trc(EXAMPLE / "run_01.trc")
+    rng = np.random.default_rng(1)
+    noisy = Markers(markers.time, markers.names, markers.xyz + rng.normal(0, 0.005, markers.xyz.shape))
+    write_trc(noisy, tmp_path / "noisy.trc")
+    ik = ik_task(scaled["model_path"], str(tmp_path / "noisy.trc"), {}, 1e-6, None, None, str(tmp_path))
+    rms = _ik_rms_deg(ik, gt["trials"]["run_01"])
+    assert rms.max() < 2.0, rms
+    assert 0.002 < np.mean((ik["marker_error"] ** 2).mean(axis=1) ** 0.5) < 0.008
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_id_recovers_generated_generalized_forces(scaled, gt, tmp_path, trial):
+    ik = ik_task(scaled["model_path"], str(EXAMPLE / f"{trial}.trc"), {}, 1e-6, None, None, str(tmp_path))
+    res = id_task(scaled["model_path"], ik, str(EXAMPLE / f"{trial}_grf.mot"), FEET, 15.0, None, str(tmp_path))
+    tr = gt["trials"][trial]
+    want = tr["generalized_forces"]
+    edge = 10  # spline end effects in the first/last frames, as with any filter
+    err = res["tau"][edge:-edge] - want[edge:-edge]
+    rms = np.sqrt(np.mean(err**2, axis=0))
+    peak = np.abs(want[edge:-edge]).max(axis=0)
+    rel = rms / peak
+    assert rel.max() < 0.02, dict(zip(res["coordinates"], rel.round(4)))
+
+
+def _config(tmp_path, values, stages=None, **extra):
+    cfg = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
+    for subj in cfg["subjects"]:
+        subj["static"] = str(EXAMPLE / "static.trc")
+        for t in subj["trials"]:
+            t["markers"] = str(EXAMPLE / f"{t['id']}.trc")
+            t["grf"] = str(EXAMPLE / f"{t['id']}_grf.mot")
+    cfg["sweep"]["values"] = values
+    cfg["output"] = str(tmp_path / "out")
+    if stages:
+        cfg["stages"] = stages
+    cfg.update(extra)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("study")
+    cfg = _config(tmp, [0.6, 0.45, 0.3])
+    return cfg, run_study(cfg)
+
+
+def test_study_runs_ik_and_id_once_per_trial(study):
+    _, res = study
+    counts = {}
+    for task in res.plan.tasks:
+        if task.key in res.outcome.computed:
+            counts[task.stage] = counts.get(task.stage, 0) + 1
+    assert counts == {"scale": 1, "variant": 3, "ik": 2, "id": 2, "joint_work": 2, "passive": 6}
+    assert not res.outcome.failed
+
+
+def test_study_outputs_and_provenance(study):
+    cfg, res = study
+    with open(res.summary_path) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6
+    for col in ["subject", "trial", "variant", "rf_stiffness", "method", "glute_share", "plantarflexor_share"]:
+        assert col in rows[0]
+    with h5py.File(res.results_path, "r") as f:
+        assert f.attrs["config_text"] == Path(cfg).read_text()
+        assert len(f.attrs["config_hash"]) == 64
+        assert f.attrs["opensim_version"].startswith("4.6")
+        assert "static.trc" in f.attrs["input_hashes"]
+        ik = f["subjects/subject01/trials/run_01/ik"]
+        assert ik["q"].shape[1] == len(ik["coordinates"])
+        assert ik.attrs["config_hash"] == f.attrs["config_hash"]
+        assert "tau" in f["subjects/subject01/trials/run_02/id"]
+        assert len(f["summary/variant"]) == 6
+
+
+def test_stiffer_rf_raises_passive_force_but_not_joint_work(study):
+    _, res = study
+    for trial in TRIALS:
+        rows = sorted([r for r in res.rows if r["trial"] == trial], key=lambda r: r["rf_stiffness"])
+        peaks = [r["rf_passive_peak_n"] for r in rows]
+        assert np.all(np.diff(peaks) > 0), peaks
+        shares = [r["glute_share"] for r in rows]
+        assert np.ptp(shares) == 0.0  # fixed kinematics: joint work cannot change
+        assert 0 < rows[0]["plantarflexor_share"] < 1 and rows[0]["n_stances"] >= 1
+
+
+def test_rerun_resumes_from_cache(study):
+    cfg, first = study
+    again = run_study(cfg)
+    assert again.outcome.computed == []
+    assert len(again.outcome.cached) == len(first.plan.tasks)
+    assert [r["glute_share"] for r in again.rows] == [r["glute_share"] for r in first.rows]
+
+
+BAD = {
+    "unknown_key": (lambda c: c.update(colour="red"), "unknown key 'colour'"),
+    "missing_file": (lambda c: c["subjects"][0].update(static="nothere.trc"), "file not found"),
+    "negative_mass": (lambda c: c["subjects"][0].update(mass_kg=-72), "mass_kg"),
+    "unknown_muscle": (lambda c: c.update(muscle_groups={"glute": ["glutmax_*"], "rectus_femoris": ["rect_fem_*"]}),
+                       "glutmax_*"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_configs_exit_nonzero_with_one_line(tmp_path, case):
+    edit, words = BAD[case]
+    path = _config(tmp_path, [0.6, 0.3])
+    cfg = yaml.safe_load(path.read_text())
+    edit(cfg)
+    path.write_text(yaml.safe_dump(cfg))
+    proc = subprocess.run([sys.executable, "-m", "simpipe.cli", "run", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert words in lines[0] and lines[0].startswith("simpipe: error:")
+    assert not (tmp_path / "out" / "results.h5").exists()
