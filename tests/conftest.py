@@ -7,7 +7,9 @@ import pytest
 from simpipe.stages.osimutil import opensim
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "data" / "example" / "subject01"
+import os
+
+EXAMPLE = Path(os.environ.get("SIMPIPE_EXAMPLE_DIR", REPO / "data" / "example" / "subject01"))
 MODEL = REPO / "models" / "simpipe_run2d.osim"
 
 opensim()  # warn level, no opensim.log in the working directory

@@ -87,7 +87,8 @@ def test_ik_with_5mm_marker_noise(scaled, gt, tmp_path):
     ik = ik_task(scaled["model_path"], str(tmp_path / "noisy.trc"), {}, 1e-6, None, None, str(tmp_path))
     rms = _ik_rms_deg(ik, gt["trials"]["run_01"])
     assert rms.max() < 2.0, rms
-    assert 0.002 < np.mean((ik["marker_error"] ** 2).mean(axis=1) ** 0.5) < 0.008
+    # 5 mm per axis is 8.7 mm in 3D; the fit absorbs a little of it, never more
+    assert 0.006 < np.mean((ik["marker_error"] ** 2).mean(axis=1) ** 0.5) < 0.005 * 3**0.5
 
 
 @pytest.mark.parametrize("trial", TRIALS)
