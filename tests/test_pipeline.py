@@ -93,15 +93,20 @@ def test_ik_with_5mm_marker_noise(scaled, gt, tmp_path):
 
 @pytest.mark.parametrize("trial", TRIALS)
 def test_id_recovers_generated_generalized_forces(scaled, gt, tmp_path, trial):
+    """RMS error < 2% of each joint moment's peak; pelvis translations are
+    residual forces, near zero by construction, so they are held to 2% of body
+    weight instead."""
     ik = ik_task(scaled["model_path"], str(EXAMPLE / f"{trial}.trc"), {}, 1e-6, None, None, str(tmp_path))
-    res = id_task(scaled["model_path"], ik, str(EXAMPLE / f"{trial}_grf.mot"), FEET, 15.0, None, str(tmp_path))
+    res = id_task(scaled["model_path"], ik, str(EXAMPLE / f"{trial}_grf.mot"), FEET, None, None, str(tmp_path))
     tr = gt["trials"][trial]
     want = tr["generalized_forces"]
-    edge = 10  # spline end effects in the first/last frames, as with any filter
+    edge = 5  # spline end effects in the first/last frames
     err = res["tau"][edge:-edge] - want[edge:-edge]
     rms = np.sqrt(np.mean(err**2, axis=0))
-    peak = np.abs(want[edge:-edge]).max(axis=0)
-    rel = rms / peak
+    scale = np.abs(want[edge:-edge]).max(axis=0)
+    translations = [i for i, c in enumerate(res["coordinates"]) if c.endswith(("_tx", "_ty"))]
+    scale[translations] = gt["mass"] * 9.81
+    rel = rms / scale
     assert rel.max() < 0.02, dict(zip(res["coordinates"], rel.round(4)))
 
 

@@ -22,10 +22,12 @@ Files written (see the README.md written beside them):
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.linalg import cho_factor, cho_solve
 
 from simpipe.data import Markers, Table
 from simpipe.errors import ModelError, StageError
@@ -154,10 +156,18 @@ class _Probe:
                          - np.array([0.0, radius, 0.0])
                          for frame, loc, radius in self.spheres[side]])
 
-    def sphere_velocities(self, side: str) -> np.ndarray:
-        """Velocity of each contact sphere's centre in ground, shape (n, 3)."""
-        return np.array([_vec(frame.findStationVelocityInGround(self.state, loc))
-                         for frame, loc, _ in self.spheres[side]])
+    def contact_point_velocities(self, side: str) -> np.ndarray:
+        """Velocity in ground of the foot's material point at each sphere's lowest point.
+
+        Zero for a sphere that rolls without slipping; shape (n, 3).
+        """
+        osim = opensim()
+        ground = self.model.getGround()
+        out = []
+        for (frame, _, _), point in zip(self.spheres[side], self.lowest_points(side)):
+            station = ground.findStationLocationInAnotherFrame(self.state, osim.Vec3(*point), frame)
+            out.append(_vec(frame.findStationVelocityInGround(self.state, station)))
+        return np.array(out)
 
     def com(self) -> tuple[np.ndarray, np.ndarray]:
         """Whole-body mass-centre position and velocity in ground."""
@@ -198,33 +208,48 @@ def _contact_spheres(model, feet: dict[str, str]) -> dict[str, list]:
 
 # --- pelvis translations that keep the stance foot on the ground ------------
 
+#: Harmonics (of the gait cycle) of the periodic pelvis translations.
+_TRANSLATION_HARMONICS = tuple(range(1, 31))
+
+#: Weights of the vertical fit, as 1 / tolerance: stance-foot height (m); mass-
+#: centre acceleration (m/s^2) in flight, in mid-stance, and in the first and
+#: last ``_EDGE`` of stance (where the force must fade to zero).
+_W_HEIGHT, _W_FLIGHT, _W_STANCE_ACC, _W_EDGE, _EDGE = 1 / 0.0005, 1 / 0.2, 1 / 2.0, 1 / 1.0, 0.05
+
+#: Size of the impact transient relative to the active peak's sine (see
+#: :func:`vertical_force_shape`).
+VERTICAL_IMPACT = 1.0
+
+#: Peak fore-aft ground reaction force (body weights): braking in the first half
+#: of stance, propulsion in the second (about 0.3-0.5 BW at 3-4 m/s: Munro,
+#: Miller & Fuglevand 1987, J Biomech 20:147; Hamner & Delp 2013).
+FORE_AFT_PEAK_BW = 0.4
+
+
 @dataclass
 class _CycleGeometry:
     """Whole-cycle quantities with both pelvis translations held at zero.
 
-    Derivatives are per unit phase (divide by the cycle time, or its square,
-    for per-second values).
+    Derivatives are per unit phase (divide by the cycle time squared for
+    per-second values).
 
     Attributes
     ----------
     phase : ndarray, shape (n,)
     low_y : dict of side to ndarray (n,)
         Height of the foot's lowest contact-sphere point.
-    slip_x : dict of side to ndarray (n,)
-        Fore-aft velocity of the centre of the currently lowest sphere.
     com, com_dd : ndarray, shape (n, 3)
         Mass-centre position and its second derivative.
     """
 
     phase: np.ndarray
     low_y: dict
-    slip_x: dict
     com: np.ndarray
     com_dd: np.ndarray
 
 
 def _joint_pose(phase) -> tuple[list[dict], list[dict]]:
-    """Joint angles and their phase derivatives as one dict per sample."""
+    """Joint angles and their phase derivatives (pelvis at the origin), one dict per sample."""
     kin = traj.joint_kinematics(np.atleast_1d(phase), cycle_time=1.0)
     names, zero = kin["names"], {PELVIS_TX: 0.0, PELVIS_TY: 0.0}
     return ([dict(zip(names, row)) | zero for row in kin["q"]],
@@ -232,33 +257,40 @@ def _joint_pose(phase) -> tuple[list[dict], list[dict]]:
 
 
 def _sample_cycle(probe: _Probe, n: int = 400, h: float = 1e-4) -> _CycleGeometry:
-    """Sample the feet and the mass centre over one cycle (pelvis at the origin)."""
+    """Sample the feet and the mass centre over one cycle (pelvis at the origin).
+
+    The mass-centre acceleration is the central difference of its exact
+    velocity at phase +- h.
+    """
     phase = np.arange(n) / n
     low_y = {s: np.empty(n) for s in probe.spheres}
-    slip = {s: np.empty(n) for s in probe.spheres}
     com, com_dd = np.empty((n, 3)), np.empty((n, 3))
     qs, us = _joint_pose(phase)
+    q_plus, u_plus = _joint_pose(phase + h)
+    q_minus, u_minus = _joint_pose(phase - h)
     for k in range(n):
         probe.pose(qs[k], us[k])
         com[k] = probe.com()[0]
         for s in probe.spheres:
-            low = probe.lowest_points(s)[:, 1]
-            i = int(np.argmin(low))
-            low_y[s][k] = low[i]
-            slip[s][k] = probe.sphere_velocities(s)[i, 0]
-        vel = []
-        for p in (phase[k] + h, phase[k] - h):
-            q, u = _joint_pose(p)
-            probe.pose(q[0], u[0])
-            vel.append(probe.com()[1])
-        com_dd[k] = (vel[0] - vel[1]) / (2 * h)
-    return _CycleGeometry(phase, low_y, slip, com, com_dd)
+            low_y[s][k] = probe.lowest_points(s)[:, 1].min()
+        probe.pose(q_plus[k], u_plus[k])
+        v_plus = probe.com()[1]
+        probe.pose(q_minus[k], u_minus[k])
+        com_dd[k] = (v_plus - probe.com()[1]) / (2 * h)
+    return _CycleGeometry(phase, low_y, com, com_dd)
+
+
+def stance_progress(phase, side: str) -> np.ndarray:
+    """Fraction of ``side``'s stance elapsed (0 at foot strike, 1 at toe-off); NaN in swing."""
+    ev = traj.EVENT_PHASES[side]
+    duration = ev["toe_off"] - ev["foot_strike"]
+    frac = np.mod(np.asarray(phase, float) - ev["foot_strike"], 1.0) / duration
+    return np.where(frac <= 1.0 + 1e-9, np.minimum(frac, 1.0), np.nan)
 
 
 def _in_stance(phase, side: str) -> np.ndarray:
     """True where ``side``'s foot is on the ground (foot strike <= phase <= toe-off)."""
-    ev = traj.EVENT_PHASES[side]
-    return np.mod(np.asarray(phase) - ev["foot_strike"], 1.0) <= (ev["toe_off"] - ev["foot_strike"]) + 1e-9
+    return ~np.isnan(stance_progress(phase, side))
 
 
 def _basis(phase, harmonics, order: int, constant: bool) -> np.ndarray:
@@ -272,31 +304,100 @@ def _basis(phase, harmonics, order: int, constant: bool) -> np.ndarray:
     return np.column_stack(cols)
 
 
-def _solve_series(blocks, harmonics, constant: bool, smooth: float) -> traj.FourierSeries:
-    """Weighted least squares for Fourier coefficients with a roughness penalty."""
-    a = np.vstack([b[0] for b in blocks])
-    rhs = np.concatenate([b[1] for b in blocks])
-    k = np.repeat(np.asarray(harmonics, float), 2)
-    penalty = smooth * k ** 3
-    if constant:
-        penalty = np.r_[0.0, penalty]
-    a = np.vstack([a, np.diag(penalty)])
-    rhs = np.r_[rhs, np.zeros(len(penalty))]
-    coef = np.linalg.lstsq(a, rhs, rcond=None)[0]
+def _series(coef: np.ndarray, harmonics, constant: bool) -> traj.FourierSeries:
     mean, rest = (coef[0], coef[1:]) if constant else (0.0, coef)
     return traj.FourierSeries(float(mean), tuple(harmonics), tuple(rest[0::2]), tuple(rest[1::2]))
 
 
-#: Harmonics of the pelvis translations; weights of the vertical fit (1/tolerance
-#: of stance-foot height in m and of flight acceleration in m/s^2) and of its
-#: roughness penalty.
-_TRANSLATION_HARMONICS = tuple(range(1, 31))
-_W_HEIGHT, _W_FLIGHT, _SMOOTH = 1 / 0.0005, 1 / 0.5, 1e-5
+def _lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares through column-scaled normal equations (Cholesky).
 
-#: Peak fore-aft ground reaction force (body weights): braking in the first half
-#: of stance, propulsion in the second (about 0.3-0.5 BW at 3-4 m/s: Munro,
-#: Miller & Fuglevand 1987, J Biomech 20:147; Hamner & Delp 2013).
-FORE_AFT_PEAK_BW = 0.4
+    The Fourier columns are nearly orthogonal, so this is as accurate as an
+    SVD here, and much faster than ``numpy.linalg.lstsq`` on machines where
+    a multi-threaded LAPACK stalls on small problems.
+    """
+    scale = np.linalg.norm(a, axis=0)
+    scale[scale == 0] = 1.0
+    a = a / scale
+    return cho_solve(cho_factor(a.T @ a), a.T @ b) / (scale if b.ndim == 1 else scale[:, None])
+
+
+def _fourier_fit(phase, values, harmonics, constant: bool) -> np.ndarray:
+    """Least-squares Fourier coefficients of samples (columns as in :func:`_basis`)."""
+    return _lstsq(_basis(phase, harmonics, 0, constant), np.asarray(values, float))
+
+
+def fore_aft_acceleration(phase, gravity: float) -> np.ndarray:
+    """Prescribed fore-aft mass-centre acceleration (m/s^2) over the cycle.
+
+    ``-FORE_AFT_PEAK_BW * g * sin(2 pi s)`` during each stance (s: fraction of
+    stance elapsed), zero in flight; its integral over a cycle is zero, so the
+    mean speed is kept.
+    """
+    acc = np.zeros(np.shape(phase))
+    for side in traj.EVENT_PHASES:
+        s = stance_progress(phase, side)
+        on = ~np.isnan(s)
+        acc[on] = -FORE_AFT_PEAK_BW * gravity * np.sin(2 * np.pi * s[on])
+    return acc
+
+
+def vertical_force_shape(s) -> np.ndarray:
+    """Shape of the vertical GRF over stance (s = fraction of stance), unscaled.
+
+    An active peak (half sine) plus an impact transient early in stance, as
+    in rearfoot running (Cavanagh & Lafortune 1980, J Biomech 13:397; Munro
+    et al. 1987): ``sin(pi s) + VERTICAL_IMPACT exp(-((s - 0.1) / 0.06)^2)
+    sqrt(sin(pi s))``.
+    """
+    s = np.asarray(s, float)
+    base = np.sin(np.pi * np.clip(s, 0.0, 1.0))
+    return base + VERTICAL_IMPACT * np.exp(-((s - 0.1) / 0.06) ** 2) * np.sqrt(base)
+
+
+def vertical_acceleration(phase, gravity: float) -> np.ndarray:
+    """Target vertical mass-centre acceleration (m/s^2) over the cycle.
+
+    ``g (A shape(s) - 1)`` in stance and ``-g`` in flight, with ``A`` chosen so
+    that the vertical impulse of one stance equals body weight times half a
+    cycle (no net vertical momentum change per step).
+    """
+    grid = np.linspace(0.0, 1.0, 2001)
+    scale = (0.5 / traj.STANCE_FRACTION) / np.trapezoid(vertical_force_shape(grid), grid)
+    acc = np.full(np.shape(phase), -gravity)
+    for side in traj.EVENT_PHASES:
+        s = stance_progress(phase, side)
+        on = ~np.isnan(s)
+        acc[on] = gravity * (scale * vertical_force_shape(s[on]) - 1.0)
+    return acc
+
+
+def _fit_dx(geom: _CycleGeometry, trial: Trial, gravity: float) -> traj.FourierSeries:
+    """Periodic fore-aft pelvis motion giving the prescribed mass-centre acceleration."""
+    hs = _TRANSLATION_HARMONICS
+    acc = _fourier_fit(geom.phase, fore_aft_acceleration(geom.phase, gravity), hs, False)
+    w2 = np.repeat((2 * np.pi * np.asarray(hs, float)) ** 2, 2)
+    com_x = -acc * trial.cycle_time ** 2 / w2   # X'' (per phase^2) = a T^2
+    return _series(com_x - _fourier_fit(geom.phase, geom.com[:, 0], hs, False), hs, False)
+
+
+def _fit_ty(geom: _CycleGeometry, trial: Trial, gravity: float) -> traj.FourierSeries:
+    """Periodic pelvis height: stance foot on the ground, target mass-centre acceleration."""
+    t_c, ph, hs = trial.cycle_time, geom.phase, _TRANSLATION_HARMONICS
+    stance = {s: _in_stance(ph, s) for s in geom.low_y}
+    weight = np.full(len(ph), _W_FLIGHT)
+    for side in stance:
+        prog = stance_progress(ph, side)
+        weight[prog >= 0] = _W_STANCE_ACC
+        weight[(prog < _EDGE) | (prog > 1.0 - _EDGE)] = _W_EDGE
+    target = vertical_acceleration(ph, gravity) - geom.com_dd[:, 1] / t_c ** 2
+    rows = [weight[:, None] * _basis(ph, hs, 2, True) / t_c ** 2]
+    rhs = [weight * target]
+    for s, on in stance.items():
+        rows.append(_W_HEIGHT * _basis(ph[on], hs, 0, True))
+        rhs.append(-_W_HEIGHT * geom.low_y[s][on])
+    coef = _lstsq(np.vstack(rows), np.concatenate(rhs))
+    return _series(coef, hs, True)
 
 
 @dataclass(frozen=True)
@@ -326,50 +427,9 @@ class PelvisTranslation:
                 PELVIS_TY: (self.ty(phase), self.ty(phase, 1) / t_c, self.ty(phase, 2) / t_c ** 2)}
 
 
-def fore_aft_acceleration(phase, gravity: float) -> np.ndarray:
-    """Prescribed fore-aft mass-centre acceleration (m/s^2) over the cycle.
-
-    ``-FORE_AFT_PEAK_BW * g * sin(2 pi s)`` during each stance (s: fraction of
-    stance elapsed), zero in flight; its integral over a cycle is zero, so the
-    mean speed is kept.
-    """
-    acc = np.zeros(np.shape(phase))
-    for side in traj.EVENT_PHASES:
-        s = stance_progress(phase, side)
-        on = ~np.isnan(s)
-        acc[on] = -FORE_AFT_PEAK_BW * gravity * np.sin(2 * np.pi * s[on])
-    return acc
-
-
-def _fourier_fit(phase, values, harmonics, constant: bool) -> np.ndarray:
-    """Least-squares Fourier coefficients of samples (columns as in :func:`_basis`)."""
-    return np.linalg.lstsq(_basis(phase, harmonics, 0, constant), values, rcond=None)[0]
-
-
-def _fit_dx(geom: _CycleGeometry, trial: Trial, gravity: float) -> traj.FourierSeries:
-    """Periodic fore-aft pelvis motion giving the prescribed mass-centre acceleration."""
-    hs = _TRANSLATION_HARMONICS
-    acc = _fourier_fit(geom.phase, fore_aft_acceleration(geom.phase, gravity), hs, False)
-    w2 = np.repeat((2 * np.pi * np.asarray(hs, float)) ** 2, 2)
-    com_x = -acc * trial.cycle_time ** 2 / w2   # X'' (per phase^2) = a T^2
-    dx = com_x - _fourier_fit(geom.phase, geom.com[:, 0], hs, False)
-    return traj.FourierSeries(0.0, hs, tuple(dx[0::2]), tuple(dx[1::2]))
-
-
-def _fit_ty(geom: _CycleGeometry, trial: Trial, gravity_y: float) -> traj.FourierSeries:
-    """Periodic pelvis height: stance foot on the ground, mass centre in free fall in flight."""
-    t_c, ph, hs = trial.cycle_time, geom.phase, _TRANSLATION_HARMONICS
-    stance = {s: _in_stance(ph, s) for s in geom.low_y}
-    flight = ~np.logical_or.reduce(list(stance.values()))
-    blocks = [(_W_FLIGHT * _basis(ph[flight], hs, 2, True) / t_c ** 2,
-               _W_FLIGHT * (gravity_y - geom.com_dd[flight, 1] / t_c ** 2))]
-    for s, on in stance.items():
-        blocks.append((_W_HEIGHT * _basis(ph[on], hs, 0, True), -_W_HEIGHT * geom.low_y[s][on]))
-    return _solve_series(blocks, hs, True, _SMOOTH)
-
-
-def fit_pelvis_translation(geom: _CycleGeometry, trial: Trial, gravity_y: float) -> PelvisTranslation:
-    """Pelvis translations: stance foot on the ground, free fall in flight.
+def fit_pelvis_translation(geom: _CycleGeometry, trial: Trial,
+                           gravity_y: float) -> PelvisTranslation:
+    """Pelvis translations: stance foot on the ground, realistic mass-centre motion.
 
     Parameters
     ----------
@@ -390,20 +450,23 @@ def fit_pelvis_translation(geom: _CycleGeometry, trial: Trial, gravity_y: float)
 
     - Fore-aft: the mass centre moves at the trial's mean speed plus the
       double integral of :func:`fore_aft_acceleration` (braking then
-      propulsion in stance, none in flight); ``dx`` is that minus the
-      mass centre's own fore-aft motion relative to the pelvis.
-    - Vertical: ``ty`` is fitted by weighted least squares so that in stance
-      the lowest contact-sphere point of the stance foot is at y = 0
-      (tolerance 0.5 mm) and in flight the mass centre falls freely
-      (a_y = g, tolerance 0.5 m/s^2), with a small roughness penalty (k^3 per
-      harmonic k).
+      propulsion in stance, none in flight); ``dx`` is that minus the mass
+      centre's own fore-aft motion relative to the pelvis. Exact.
+    - Vertical: ``ty`` is fitted by weighted least squares to (a) the lowest
+      contact-sphere point of the stance foot at y = 0 (tolerance 0.5 mm)
+      and (b) the mass-centre acceleration of :func:`vertical_acceleration`
+      (free fall in flight, tolerance 0.2 m/s^2; the target force shape in
+      stance, tolerance 2 m/s^2, 1 m/s^2 in the first and last 5 % of stance).
+      The joint-angle curves were designed so the two agree closely; what
+      remains shows up as a few millimetres of foot height and a force that
+      departs from the target shape (``trial_quality`` reports both).
 
     The stance foot is not constrained fore-aft: how far it slides follows
-    from the joint-angle curves (``trial_quality`` reports it).
+    from the joint-angle curves (also reported).
     """
     return PelvisTranslation(trial.speed, trial.cycle_time, trial.phase0,
                              dx=_fit_dx(geom, trial, -gravity_y),
-                             ty=_fit_ty(geom, trial, gravity_y))
+                             ty=_fit_ty(geom, trial, -gravity_y))
 
 
 # --- one trial: kinematics, markers, ground reaction forces -----------------
@@ -460,13 +523,6 @@ def com_acceleration(probe: _Probe, trial: Trial, pelvis: PelvisTranslation, tim
     return (vel[0] - vel[1]) / (2 * h)
 
 
-def stance_progress(phase, side: str) -> np.ndarray:
-    """Fraction of ``side``'s stance elapsed (0 at foot strike, 1 at toe-off); NaN in swing."""
-    ev = traj.EVENT_PHASES[side]
-    frac = np.mod(np.asarray(phase, float) - ev["foot_strike"], 1.0) / (ev["toe_off"] - ev["foot_strike"])
-    return np.where(frac <= 1.0 + 1e-9, np.minimum(frac, 1.0), np.nan)
-
-
 def _foot_markers(probe: _Probe, side: str) -> tuple[str, str]:
     """Heel and fifth-metatarsal marker names of a side (the centre-of-pressure path)."""
     names = (f"{side.upper()}HEE", f"{side.upper()}MT5")
@@ -499,7 +555,9 @@ def implied_grf(probe: _Probe, trial: Trial, pelvis: PelvisTranslation, time) ->
     (foot strike <= phase <= toe-off) and nothing is applied in flight. The
     centre of pressure lies on the ground (y = 0) and moves linearly with
     stance time from under the heel marker to under the fifth-metatarsal
-    marker; the free moment is zero. Consequences, documented in the README:
+    marker; the free moment is zero. Where the implied vertical force would
+    be negative (the last milliseconds before toe-off, if at all) no force is
+    applied. Consequences, documented in the README:
     the pelvis residual force is zero in stance and equals m (a_com - g) in
     flight (small: the flight phase is fitted to free fall), while the pelvis
     residual moment is not zero in stance, because this centre of pressure is
@@ -516,6 +574,7 @@ def implied_grf(probe: _Probe, trial: Trial, pelvis: PelvisTranslation, time) ->
         heel, toe = (markers.marker(n) for n in _foot_markers(probe, side))
         cop = (1.0 - progress) * heel + progress * toe
         cop[:, 1] = 0.0
+        on &= force[:, 1] > 0.0   # the ground cannot pull (see Notes)
         block = np.zeros((len(time), 9))
         block[on, 0:3] = force[on]
         block[on, 3:6] = cop[on]
@@ -523,6 +582,19 @@ def implied_grf(probe: _Probe, trial: Trial, pelvis: PelvisTranslation, time) ->
         blocks.append(block)
     return Table(time, labels, np.hstack(blocks), in_degrees=False,
                  meta={"name": f"{trial.name}_grf"})
+
+
+def _relative_datafile(xml_path: Path) -> None:
+    """Point an ExternalLoads XML at its .mot file by bare name.
+
+    OpenSim resolves a relative ``datafile`` against the XML's own folder, so
+    the example stays valid wherever the repository is checked out (the
+    absolute path ``write_external_loads_xml`` stores would not).
+    """
+    text = Path(xml_path).read_text()
+    fixed = re.sub(r"<datafile>([^<]*)</datafile>",
+                   lambda m: f"<datafile>{Path(m.group(1)).name}</datafile>", text)
+    Path(xml_path).write_text(fixed)
 
 
 def event_times(trial: Trial) -> dict[str, np.ndarray]:
@@ -627,40 +699,55 @@ class TrialTruth:
     quality: dict
 
 
+def _foot_track(probe: _Probe, kin: Kinematics) -> tuple[dict, dict]:
+    """Height (m) of each foot's lowest contact point and fore-aft speed (m/s) of
+    the foot's material point there, at every frame."""
+    height = {s: np.empty(len(kin.time)) for s in FEET}
+    slip = {s: np.empty(len(kin.time)) for s in FEET}
+    for k in range(len(kin.time)):
+        _pose_row(probe, kin, k)
+        for s in FEET:
+            low = probe.lowest_points(s)[:, 1]
+            height[s][k] = low.min()
+            slip[s][k] = probe.contact_point_velocities(s)[int(np.argmin(low)), 0]
+    return height, slip
+
+
 def trial_quality(probe: _Probe, truth: TrialTruth) -> dict[str, float]:
     """Figures that show how physical the synthetic trial is.
 
     Returns
     -------
     dict
-        ``peak_vertical_grf_bw``; ``max_stance_foot_height_mm`` (|lowest
-        contact point| of the stance foot); ``min_swing_foot_height_mm``;
-        ``max_stance_foot_slip_m_s`` (fore-aft speed of the lowest contact
-        sphere of the stance foot); ``max_flight_residual_force_n`` and
+        ``peak_vertical_grf_bw``; ``max_stance_foot_height_mm`` (|height| of
+        the stance foot's lowest contact point); ``min_swing_foot_height_mm``;
+        ``mean_stance_foot_slip_m_s`` and ``max_stance_foot_slip_m_s``
+        (fore-aft speed of the stance foot at its contact point, forward
+        positive); ``max_flight_residual_force_n`` and
         ``max_stance_residual_force_n`` (pelvis translations);
-        ``max_residual_moment_nm`` (pelvis_tilt).
+        ``rms_residual_moment_nm`` and ``max_residual_moment_nm`` (pelvis_tilt).
     """
     kin, trial = truth.kinematics, truth.trial
     phase = trial.phase0 + kin.time / trial.cycle_time
-    height, slip = {s: np.empty(len(kin.time)) for s in FEET}, {s: np.empty(len(kin.time)) for s in FEET}
-    for k in range(len(kin.time)):
-        _pose_row(probe, kin, k)
-        for s in FEET:
-            low = probe.lowest_points(s)[:, 1]
-            height[s][k], slip[s][k] = low.min(), probe.sphere_velocities(s)[int(np.argmin(low)), 0]
+    height, slip = _foot_track(probe, kin)
     stance = {s: _in_stance(phase, s) for s in FEET}
     flight = ~(stance["r"] | stance["l"])
     tau = dict(zip(kin.coordinates, truth.generalized_forces.T))
     res_f = np.hypot(tau[PELVIS_TX], tau[PELVIS_TY])
     weight = probe.mass * float(np.linalg.norm(probe.gravity))
     fy = truth.grf.column("r_ground_force_vy") + truth.grf.column("l_ground_force_vy")
+    stance_slip = np.concatenate([slip[s][stance[s]] for s in FEET])
+    stance_height = np.concatenate([height[s][stance[s]] for s in FEET])
+    swing_height = np.concatenate([height[s][~stance[s]] for s in FEET])
     return {
         "peak_vertical_grf_bw": float(fy.max() / weight),
-        "max_stance_foot_height_mm": 1e3 * max(float(np.abs(height[s][stance[s]]).max()) for s in FEET),
-        "min_swing_foot_height_mm": 1e3 * min(float(height[s][~stance[s]].min()) for s in FEET),
-        "max_stance_foot_slip_m_s": max(float(np.abs(slip[s][stance[s]]).max()) for s in FEET),
-        "max_flight_residual_force_n": float(res_f[flight].max()) if flight.any() else 0.0,
-        "max_stance_residual_force_n": float(res_f[~flight].max()),
+        "max_stance_foot_height_mm": 1e3 * float(np.abs(stance_height).max(initial=0.0)),
+        "min_swing_foot_height_mm": 1e3 * float(swing_height.min(initial=np.inf)),
+        "mean_stance_foot_slip_m_s": float(stance_slip.mean()) if stance_slip.size else 0.0,
+        "max_stance_foot_slip_m_s": float(np.abs(stance_slip).max(initial=0.0)),
+        "max_flight_residual_force_n": float(res_f[flight].max(initial=0.0)),
+        "max_stance_residual_force_n": float(res_f[~flight].max(initial=0.0)),
+        "rms_residual_moment_nm": float(np.sqrt(np.mean(tau["pelvis_tilt"] ** 2))),
         "max_residual_moment_nm": float(np.abs(tau["pelvis_tilt"]).max()),
     }
 
@@ -691,7 +778,8 @@ def make_trial(probe: _Probe, geom: _CycleGeometry, trial: Trial, model_path: Pa
     markers = marker_positions(probe, kin)
     grf = implied_grf(probe, trial, pelvis, trial.times(trial.grf_rate))
     grf_path = write_grf(grf, out_dir / f"{trial.name}_grf.mot")
-    write_external_loads_xml(out_dir / f"{trial.name}_external_loads.xml", grf_path, FEET)
+    xml = write_external_loads_xml(out_dir / f"{trial.name}_external_loads.xml", grf_path, FEET)
+    _relative_datafile(xml)
     tau = inverse_dynamics(model_path, kin, grf_path, FEET).tau
     truth = TrialTruth(trial, kin, markers, tau, grf, event_times(trial), {})
     truth.quality.update(trial_quality(probe, truth))
@@ -866,7 +954,8 @@ Generated by simpipe; do not edit by hand. To regenerate (identical files):
     python -c "from simpipe.example.generate import build_example, default_output_dir; \\
 build_example(default_output_dir(), seed={seed}, noise_mm={noise_mm:g})"
 
-Generic model: `models/{model}` (built by `simpipe model build`).
+Generic model: `models/{model}` (built by `simpipe model build`). Marker noise
+can be added with `build_example(..., noise_mm=2.0)` (seeded Gaussian).
 
 ## Subject
 
@@ -878,7 +967,7 @@ Generic model: `models/{model}` (built by `simpipe model build`).
 | file | content |
 |---|---|
 | `static.trc` | standing in the model's default pose (pelvis raised so the feet touch y = 0), 1 s at 100 Hz, mm |
-{trial_rows}| `model_true.osim` | the scaled model that produced every file (`Model.scale`, mass distribution preserved) |
+{trial_rows}| `model_true.osim` | the scaled model that produced every file (`Model.scale`, mass distribution preserved; contact spheres are not moved by `Model.scale`) |
 | `ground_truth.h5` | the exact values (layout below) |
 
 Markers are the model's own markers (`getLocationInGround`) at the true pose{noise}.
@@ -888,35 +977,49 @@ Markers are the model's own markers (`getLocationInGround`) at the true pose{noi
 - Joint angles (pelvis tilt, lumbar extension, hip, knee, ankle) follow the
   Fourier series of `simpipe/example/trajectories.py`, shaped to match key
   values of published mean running kinematics (Novacheck 1998, Gait Posture
-  7:77-95; Hamner & Delp 2013, J Biomech 46:780-787), not digitized. Phase 0
-  is right foot strike; right toe-off at phase {stance:g}; the left leg is
-  half a cycle later. Each step has a flight phase.
-- Pelvis translations: `pelvis_tx = speed * t + dx(phase)` and
-  `pelvis_ty = ty(phase)`, with `dx` and `ty` periodic Fourier series (20
-  harmonics) fitted by least squares so that (stance) the stance foot's lowest
-  contact-sphere point stays at y = 0 and does not slide, and (flight) the
-  mass centre is in free fall.
+  7:77-95; Hamner & Delp 2013, J Biomech 46:780-787), not digitized; the
+  stance part comes from a planted-foot design on this subject's model (see
+  that module). Phase 0 is right foot strike; right toe-off at phase
+  {stance:g}; the left leg is half a cycle later; each step has a flight phase.
+- Pelvis fore-aft: `pelvis_tx = speed * t + dx(phase)`, where `dx` makes the
+  mass centre move at the mean speed with a prescribed fore-aft force of
+  {fore_aft:g} BW peak (braking in the first half of stance, propulsion in
+  the second, zero in flight).
+- Pelvis height: `pelvis_ty = ty(phase)`, a periodic Fourier series (30
+  harmonics) fitted by least squares so that the stance foot's lowest
+  contact-sphere point stays at y = 0, the mass centre falls freely in flight,
+  and the vertical force in stance follows an impact-plus-active-peak shape.
 - GRF (placeholder until a Moco simulation replaces it): the external force
-  the motion implies, `F = m (a_com - g)`, with `a_com` from the model
-  (central differences of `calcMassCenterVelocity` at the exact kinematics),
-  given to the stance foot between foot strike and toe-off, zero in flight.
-  Centre of pressure on the ground, moving linearly from below the heel marker
-  to below the fifth-metatarsal marker; free moment zero.
+  the motion implies, `F = m (a_com - g)` (`a_com` from the model: central
+  differences of `calcMassCenterVelocity` at the exact kinematics), given to
+  the stance foot between foot strike and toe-off, zero in flight and where
+  it would pull. Centre of pressure on the ground, moving linearly from below
+  the heel marker to below the fifth-metatarsal marker; free moment zero.
 - Inverse dynamics truth: OpenSim's `InverseDynamicsSolver` at the exact q, u,
   udot with these forces applied (`simpipe.stages.id.inverse_dynamics`;
-  muscles and contact forces off).
+  muscles and contact forces off), at the marker frames.
 
-## Residuals this implies (honest limits)
+## Limits (read before using these data as a benchmark)
 
-- Pelvis residual force: zero in stance by construction; in flight it equals
-  `m (a_com - g)`, small because flight is fitted to free fall.
-- Pelvis residual moment (`pelvis_tilt`): not zero in stance, because the
-  centre of pressure is prescribed rather than the one that balances angular
-  momentum, and in flight the prescribed limb motion does not conserve
-  angular momentum.
+- Pelvis residual force: zero in stance and in flight by construction except
+  at the frames next to foot strike and toe-off, where the force starts or
+  stops abruptly (or was cut where it would pull).
+- Pelvis residual moment (`pelvis_tilt`): large (hundreds of N m). In
+  flight it is the rate of change of the body's angular momentum under the
+  prescribed joint angles, which real runners cancel with arm swing this 2D
+  model lacks. In stance the centre of pressure is prescribed (heel to toe),
+  not the point that would balance the angular momentum (that point wanders
+  15-30 cm outside the foot). ID truths are still exact for the forces as
+  written; muscle-driven analyses need the Moco-based GRF.
+- The stance foot slides forward a little (it is not constrained fore-aft):
+  a rigid toe-less foot cannot sweep as far under the body as a real one.
+- The swing foot may dip up to about a millimetre below y = 0 next to foot
+  strike and toe-off.
 
-| trial | speed m/s | cycle s | peak vertical GRF (BW) | stance foot height max mm | stance foot slip max m/s | residual force max N (stance / flight) | residual moment max N m |
-|---|---|---|---|---|---|---|---|
+| trial | speed (m/s) | cycle (s) | peak Fy (BW) | stance foot height max (mm) \
+| swing foot height min (mm) | stance foot slip mean / max (m/s) \
+| residual force max (N), stance / flight | residual moment rms / max (N m) |
+|---|---|---|---|---|---|---|---|---|
 {quality_rows}
 ## ground_truth.h5
 
@@ -946,13 +1049,15 @@ def manifest(subject: Subject, truths: list[TrialTruth], seed: int, noise_mm: fl
         f"{t.trial.marker_rate:g} Hz in mm, GRF {t.trial.grf_rate:g} Hz |\n" for t in truths)
     quality_rows = "".join(
         f"| {t.trial.name} | {t.trial.speed:g} | {t.trial.cycle_time:g} "
-        f"| {q['peak_vertical_grf_bw']:.2f} | {q['max_stance_foot_height_mm']:.2f} "
-        f"| {q['max_stance_foot_slip_m_s']:.3f} | {q['max_stance_residual_force_n']:.2g} / "
-        f"{q['max_flight_residual_force_n']:.1f} | {q['max_residual_moment_nm']:.1f} |\n"
+        f"| {q['peak_vertical_grf_bw']:.2f} | {q['max_stance_foot_height_mm']:.1f} "
+        f"| {q['min_swing_foot_height_mm']:.1f} "
+        f"| {q['mean_stance_foot_slip_m_s']:.2f} / {q['max_stance_foot_slip_m_s']:.2f} "
+        f"| {q['max_stance_residual_force_n']:.0f} / {q['max_flight_residual_force_n']:.0f} "
+        f"| {q['rms_residual_moment_nm']:.0f} / {q['max_residual_moment_nm']:.0f} |\n"
         for t in truths for q in [t.quality])
     noise = (f", plus Gaussian noise of {noise_mm:g} mm per axis (seed {seed}; "
              "ground_truth.h5 keeps the noise-free positions)" if noise_mm > 0 else " (no noise)")
     return _MANIFEST.format(name=subject.name, seed=seed, noise_mm=noise_mm, model=model_name,
                             mass=subject.mass_kg, height=subject.height_m, factors=factors,
                             trial_rows=trial_rows, noise=noise, stance=traj.STANCE_FRACTION,
-                            quality_rows=quality_rows)
+                            fore_aft=FORE_AFT_PEAK_BW, quality_rows=quality_rows)

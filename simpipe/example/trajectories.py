@@ -2,41 +2,67 @@
 
 The curves describe one gait cycle of the right leg as a function of the
 gait-cycle phase ``phi`` in [0, 1), with ``phi = 0`` at right foot strike and
-right toe-off at ``phi = STANCE_FRACTION``. The left leg is the right leg
-shifted by half a cycle. Each curve is a short Fourier series, so values and
+right toe-off at ``phi = STANCE_FRACTION`` (0.36). The left leg is the right
+leg shifted by half a cycle. Each curve is a Fourier series, so values and
 derivatives of any order are exact and the motion is smooth and periodic.
 
 Where the curves come from
 --------------------------
-They are **not digitized** from any figure. They were shaped by hand to pass
-through key values (timing and size of peaks and of the angles at foot strike
-and toe-off) of published mean running kinematics, read from the text and
-figures of:
+They are **not digitized** from any figure. They were shaped to pass through
+key values (size and timing of the peaks, angles at foot strike and toe-off)
+of published mean running kinematics, read from the text and figures of:
 
 - Novacheck TF (1998). The biomechanics of running. Gait Posture 7:77-95
-  (running at 3.2 m/s; sagittal hip, knee, ankle and pelvis curves, Fig. 6-8).
+  (sagittal pelvis, hip, knee and ankle angles of running).
 - Hamner SR, Delp SL (2013). Muscle contributions to fore-aft and vertical
   body mass center accelerations over a range of running speeds.
-  J Biomech 46:780-787 (mean joint angles of 10 runners at 2-5 m/s, Fig. 2;
-  the 3 and 4 m/s curves bracket 3.5 m/s).
+  J Biomech 46:780-787 (mean joint angles of 10 runners at 2-5 m/s; the 3
+  and 4 m/s curves bracket 3.5 m/s).
 
-The key values (``KNOTS_DEG``) are: peak hip flexion about 43 deg late in
-swing and peak hip extension about -12 deg just after toe-off; knee flexion
-about 18 deg at foot strike, 40 deg at mid-stance and 106 deg in mid-swing;
-ankle dorsiflexion about 20 deg at mid-stance and plantarflexion about -22 deg
-just after toe-off; pelvis about 12 deg anterior tilt (OpenSim sign: negative)
-with a +-2 deg oscillation twice per cycle; lumbar extension about 5 deg with
-a +-1.5 deg oscillation. Stance lasts 38 % of the cycle, so each step has a
-flight phase of 12 % of the cycle (about 85 ms at 0.7 s per cycle).
+Key values met (degrees; hip flexion +, knee flexion +, ankle dorsiflexion +,
+pelvis tilt OpenSim sign, negative = anterior):
 
-How the coefficients were made
-------------------------------
-A periodic cubic spline through the knots was sampled at 400 phases and a
-Fourier series was fitted to it by least squares (:func:`fit_fourier`; six
-harmonics for the leg joints, the 2nd and 4th for pelvis and trunk so that
-both steps are alike). The coefficients in ``FOURIER_DEG`` are the result,
-rounded to 4 decimals; ``tests/test_example.py`` checks that refitting the
-knots reproduces them and that the series pass within 1 deg of every knot.
+======================  ==========================================
+hip                     32 at foot strike; peak extension -12 just
+                        after toe-off (phase 0.40); peak flexion 43
+                        late in swing (phase 0.84)
+knee                    10 at foot strike; 46 at mid-stance; 14 at
+                        toe-off; 106 in mid-swing (phase 0.64)
+ankle                   4 at foot strike; 26 dorsiflexion at
+                        mid-stance; -22 just after toe-off
+pelvis tilt             -12 mean (anterior), +-2 twice per cycle,
+                        most anterior at each toe-off
+lumbar extension        5 mean, +-1.5 twice per cycle
+======================  ==========================================
+
+Stance lasts 36 % of the cycle, so each step has a flight phase of 14 % of
+the cycle (about 100 ms at 0.7 s per cycle).
+
+How the knots and coefficients were made
+----------------------------------------
+- Swing knots (``KNOTS_DEG`` after toe-off) were placed by hand on the key
+  values above.
+- Stance knots (every 0.02 of phase from foot strike to toe-off) come from a
+  planted-foot design on the example subject's scaled model (thigh 0.463 m,
+  shank 0.462 m, heel and forefoot contact spheres of the built-in foot): the
+  hip path was prescribed (mean speed 3.5 m/s, cycle 0.705 s, 0.4 BW braking
+  then propulsion, of which the leg sweeps 90 % under the body; a vertical dip
+  from a vertical-force shape with an impact transient, see
+  ``simpipe.example.generate.vertical_force_shape``), the foot
+  rolled from a 14 deg heel strike to flat and then about the forefoot, and
+  the knee and hip angles followed from two-link inverse kinematics, the
+  ankle from the foot angle. The design's free parameters (foot-strike
+  position, hip height, foot-roll timing) were chosen so that the stance
+  angles meet the key values while the stance foot stays on the ground.
+  Matching those key values with a toe-less rigid foot needs stance knee and
+  ankle peaks (46 and 26 deg) at the upper end of the published range and a
+  foot that still slides forward a little in stance (the README of the
+  example reports by how much).
+- A periodic cubic spline through the knots was sampled at 400 phases and a
+  Fourier series fitted to it by least squares (:func:`fit_fourier`; 20
+  harmonics for the leg joints, the 2nd and 4th for pelvis and trunk so both
+  steps are alike). ``FOURIER_DEG`` holds the result rounded to 4 decimals;
+  ``tests/test_example.py`` checks that refitting the knots reproduces it.
 """
 
 from __future__ import annotations
@@ -47,7 +73,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 #: Fraction of the gait cycle the foot is on the ground (toe-off phase).
-STANCE_FRACTION = 0.38
+STANCE_FRACTION = 0.36
 
 #: Phase of each foot's events within the cycle (right foot strike = 0).
 EVENT_PHASES = {
@@ -55,28 +81,38 @@ EVENT_PHASES = {
     "l": {"foot_strike": 0.5, "toe_off": 0.5 + STANCE_FRACTION},
 }
 
-#: Design knots (phase, degrees) shaped on Novacheck (1998) and Hamner & Delp
-#: (2013); right leg; hip flexion +, knee flexion +, ankle dorsiflexion +,
+#: Design knots (phase, degrees) on key values of Novacheck (1998) and Hamner &
+#: Delp (2013), stance from the planted-foot design (module docstring); right
+#: leg; hip flexion +, knee flexion +, ankle dorsiflexion +,
 #: pelvis tilt OpenSim sign (negative = anterior), lumbar extension +.
 KNOTS_DEG = {
-    "hip_flexion": [(0.00, 34), (0.10, 24), (0.20, 11), (0.30, -3), (0.40, -12),
-                    (0.46, -8), (0.55, 6), (0.65, 24), (0.75, 38), (0.84, 43),
-                    (0.92, 40)],
-    "knee_angle": [(0.00, 18), (0.06, 30), (0.14, 40), (0.25, 31), (0.38, 20),
-                   (0.46, 42), (0.56, 85), (0.66, 106), (0.76, 84), (0.86, 40),
-                   (0.94, 15)],
-    "ankle_angle": [(0.00, 4), (0.05, 9), (0.15, 20), (0.25, 12), (0.33, -6),
-                    (0.41, -22), (0.49, -12), (0.60, 2), (0.70, 8), (0.82, 5),
-                    (0.92, 2)],
-    "pelvis_tilt": [(0.15, -10), (0.40, -14), (0.65, -10), (0.90, -14)],
-    "lumbar_extension": [(0.15, 3.5), (0.40, 6.5), (0.65, 3.5), (0.90, 6.5)],
+    "hip_flexion": [
+        (0.0, 31.7), (0.02, 35.4), (0.04, 36.0), (0.06, 35.7), (0.08, 34.5), (0.1, 32.8),
+        (0.12, 30.9), (0.14, 28.7), (0.16, 26.4), (0.18, 24.0), (0.2, 21.4), (0.22, 18.7),
+        (0.24, 15.8), (0.26, 12.8), (0.28, 9.6), (0.3, 6.2), (0.32, 2.5), (0.34, -1.5),
+        (0.36, -6.2),  # toe-off; swing knots by hand below
+        (0.4, -12), (0.46, -8), (0.55, 6), (0.65, 24), (0.75, 38), (0.84, 43), (0.92, 40)],
+    "knee_angle": [
+        (0.0, 9.9), (0.02, 22.7), (0.04, 29.2), (0.06, 35.1), (0.08, 39.1), (0.1, 41.9),
+        (0.12, 43.9), (0.14, 45.1), (0.16, 45.7), (0.18, 45.6), (0.2, 44.8), (0.22, 43.3),
+        (0.24, 41.2), (0.26, 38.5), (0.28, 35.1), (0.3, 31.1), (0.32, 26.4), (0.34, 20.8),
+        (0.36, 13.6),
+        (0.44, 40), (0.54, 85), (0.64, 106), (0.74, 84), (0.85, 40), (0.94, 12)],
+    "ankle_angle": [
+        (0.0, 4.3), (0.02, 7.2), (0.04, 4.8), (0.06, 10.1), (0.08, 15.0), (0.1, 19.1),
+        (0.12, 22.3), (0.14, 24.5), (0.16, 25.7), (0.18, 26.0), (0.2, 25.2), (0.22, 23.3),
+        (0.24, 20.5), (0.26, 16.6), (0.28, 11.6), (0.3, 5.5), (0.32, -1.7), (0.34, -10.2),
+        (0.36, -20.2),
+        (0.4, -22), (0.48, -12), (0.6, 2), (0.7, 8), (0.82, 5), (0.92, 3)],
+    "pelvis_tilt": [(0.13, -10), (0.38, -14), (0.63, -10), (0.88, -14)],
+    "lumbar_extension": [(0.13, 3.5), (0.38, 6.5), (0.63, 3.5), (0.88, 6.5)],
 }
 
 #: Harmonics fitted to each curve's knots.
 HARMONICS = {
-    "hip_flexion": (1, 2, 3, 4, 5, 6),
-    "knee_angle": (1, 2, 3, 4, 5, 6),
-    "ankle_angle": (1, 2, 3, 4, 5, 6),
+    "hip_flexion": tuple(range(1, 21)),
+    "knee_angle": tuple(range(1, 21)),
+    "ankle_angle": tuple(range(1, 21)),
     "pelvis_tilt": (2, 4),
     "lumbar_extension": (2, 4),
 }
@@ -86,21 +122,43 @@ HARMONICS = {
 # fit_fourier(KNOTS_DEG[name], HARMONICS[name]); see the module docstring.
 FOURIER_DEG = {
     # FOURIER_TABLE_START
-    "hip_flexion": {"mean": 18.1645,
-                    "cos": (18.8160, -2.6855, -0.4477, 0.2247, -0.1472, 0.0722),
-                    "sin": (-17.7157, 2.3269, -0.6699, 0.3564, 0.0721, -0.0615)},
-    "knee_angle": {"mean": 48.9055,
-                   "cos": (-19.2784, -10.5106, -1.3828, 0.0393, -0.0907, 0.1438),
-                   "sin": (-27.9401, 22.4110, 0.9254, 0.9425, 0.5508, 0.0802)},
-    "ankle_angle": {"mean": 2.6577,
-                    "cos": (9.7911, -6.8742, -1.7433, 0.6751, -0.8081, 0.4008),
-                    "sin": (0.0846, 9.1479, -2.5153, 0.5495, -0.3637, -0.1207)},
-    "pelvis_tilt": {"mean": -12.0000,
-                    "cos": (-0.6091, 0.0000),
-                    "sin": (1.8746, 0.0000)},
-    "lumbar_extension": {"mean": 5.0000,
-                         "cos": (0.4568, 0.0000),
-                         "sin": (-1.4059, 0.0000)},
+    "hip_flexion": {
+        "mean": 20.9819,
+        "cos": (20.0370, -5.3775, -1.2755, -0.2505, -1.2991, -0.1593, -0.2984, -0.1854, 0.0337,
+                -0.0808, -0.0187, -0.0065, -0.0399, -0.0238, -0.0135, -0.0355, -0.0253, -0.0238,
+                -0.0380, -0.0296),
+        "sin": (-12.8164, 4.1676, -0.8492, 1.4072, 0.6531, 0.4324, 0.7605, 0.2592, 0.3008,
+                0.2252, 0.1094, 0.1225, 0.0874, 0.0503, 0.0583, 0.0476, 0.0281, 0.0408, 0.0325,
+                0.0182),
+    },
+    "knee_angle": {
+        "mean": 50.1560,
+        "cos": (-21.9981, -9.2971, -4.1674, 0.7463, -2.8096, -0.4469, -0.2606, -0.8806, 0.1268,
+                -0.2169, -0.2072, 0.0798, -0.1266, -0.0762, 0.0292, -0.0879, -0.0577, -0.0099,
+                -0.1007, -0.0559),
+        "sin": (-22.8907, 25.5653, -1.5656, 1.9979, 2.4923, -0.2304, 1.6377, 0.4898, 0.3368,
+                0.6836, 0.1643, 0.2678, 0.3144, 0.0978, 0.1625, 0.1749, 0.0458, 0.1092, 0.0886,
+                0.0163),
+    },
+    "ankle_angle": {
+        "mean": 3.9060,
+        "cos": (10.4090, -8.0685, -3.4177, 1.2984, -1.3082, -0.0079, 0.7012, -0.2266, 0.4771,
+                0.3409, 0.0218, 0.3733, 0.1117, 0.0511, 0.1911, -0.0090, 0.0092, 0.0343,
+                -0.0831, -0.0425),
+        "sin": (1.9939, 10.2131, -3.5107, -0.4056, 0.6813, -0.9496, 0.3901, 0.0871, -0.2678,
+                0.3587, 0.0018, 0.0586, 0.2948, 0.0387, 0.1631, 0.2168, 0.0822, 0.1706, 0.1374,
+                0.0599),
+    },
+    "pelvis_tilt": {
+        "mean": -12.0000,
+        "cos": (-0.1238, 0.0000),
+        "sin": (1.9672, 0.0000),
+    },
+    "lumbar_extension": {
+        "mean": 5.0000,
+        "cos": (0.0928, 0.0000),
+        "sin": (-1.4754, 0.0000),
+    },
     # FOURIER_TABLE_END
 }
 

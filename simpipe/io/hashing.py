@@ -120,15 +120,14 @@ def short_hash(s: str, n: int = 12) -> str:
     return s[:n].lower()
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write a text file so that readers never see it half-written.
+def write_bytes_atomic(path: str | Path, payload: bytes) -> Path:
+    """Write a file so that readers never see it half-written.
 
     Parameters
     ----------
     path : str or Path
         Destination; its parent folders are created.
-    text : str
-        Content, written as UTF-8 with ``\\n`` line ends.
+    payload : bytes
 
     Returns
     -------
@@ -137,21 +136,36 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
     Notes
     -----
-    Writes a temporary file in the same folder, then renames it over the
-    destination (``os.replace`` is atomic on POSIX and Windows), so a killed
-    process leaves either the old file or the new one.
+    Writes a temporary file in the same folder, flushes it to disk, then
+    renames it over the destination (``os.replace`` is atomic on POSIX), so a
+    killed process leaves either the old file or the new one. The file gets
+    the usual permissions (0666 minus the umask), not mkstemp's 0600.
     """
     path = Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write a UTF-8 text file (``\\n`` line ends) atomically; see :func:`write_bytes_atomic`."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def read_text_lines(path: str | Path) -> list[str]:

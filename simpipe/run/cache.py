@@ -10,11 +10,11 @@ rerun finds every finished task and recomputes only what is missing or changed.
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 import time
 from pathlib import Path
+
+from ..io.hashing import write_bytes_atomic
 
 
 class TaskCache:
@@ -43,27 +43,13 @@ class TaskCache:
             return pickle.load(fh)
 
     def save(self, stage: str, key: str, value) -> None:
-        _atomic_write(self.path(stage, key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        write_bytes_atomic(self.path(stage, key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         self.failure_path(stage, key).unlink(missing_ok=True)
 
     def record_failure(self, stage: str, key: str, label: str, error: str) -> None:
         record = {"stage": stage, "key": key, "task": label, "error": error, "time": time.time()}
-        _atomic_write(self.failure_path(stage, key), json.dumps(record, indent=1).encode())
+        write_bytes_atomic(self.failure_path(stage, key), json.dumps(record, indent=1).encode())
 
     def failures(self) -> list[dict]:
         folder = self.root / "failed"
         return [json.loads(p.read_text()) for p in sorted(folder.glob("*/*.json"))] if folder.is_dir() else []
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
