@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import SimpipeError
-from .cache import TaskCache, _atomic_write
+from ..io.hashing import write_bytes_atomic as _atomic_write
+from .cache import TaskCache
 from .plan import Plan
 
 #: Name of the plan index in the output folder.
