@@ -1,4 +1,4 @@
-"""Command line: ``simpipe run | status | model build | example build``."""
+"""Command line: ``simpipe run | status | report | model build | example build``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ def _cmd_run(args) -> int:
     for stage, secs in res.seconds_by_stage.items():
         print(f"  {stage:<11} {secs:7.1f} s of task time")
     print(f"results: {res.results_path}\nsummary: {res.summary_path}")
+    try:
+        from .report import write_report
+
+        print(f"report:  {write_report(res.results_path.parent)}")
+    except Exception as exc:  # results are safe on disk; a report problem must not fail the run
+        logging.getLogger(__name__).warning("report not written: %s", exc)
     if res.outcome.failed:
         for task in res.plan.tasks:
             if task.key in res.outcome.failed:
@@ -62,6 +68,17 @@ def _cmd_status(args) -> int:
     if status.failures:
         return 1
     return 0 if status.complete else 3
+
+
+def _cmd_report(args) -> int:
+    from .config import load_study
+    from .report import write_report
+
+    out = args.out
+    if out.is_file():
+        out = load_study(out, check_files=False)[0].output
+    print(f"report: {write_report(out)}")
+    return 0
 
 
 def _cmd_model_build(args) -> int:
@@ -95,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Exit status: 0 all done, 1 some failed, 3 some pending.")
     status.add_argument("out", type=Path, help="the study's output folder (or its YAML file)")
     status.set_defaults(func=_cmd_status)
+    report = sub.add_parser("report", help="write <out>/report/report.html (figures, quality, provenance)")
+    report.add_argument("out", type=Path, help="the study's output folder (or its YAML file)")
+    report.set_defaults(func=_cmd_report)
     model = sub.add_parser("model", help="built-in models")
     msub = model.add_subparsers(dest="action", required=True)
     build = msub.add_parser("build", help="generate the built-in model .osim")

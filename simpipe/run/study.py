@@ -76,10 +76,12 @@ def _entries(plan: Plan, outcome: Outcome) -> list:
     return entries
 
 
-def _seconds_by_stage(plan: Plan, outcome: Outcome) -> dict:
+def _seconds_by_stage(plan: Plan, outcome: Outcome, keys) -> dict:
+    """Task seconds summed per stage over the given task keys."""
+    keys = set(keys)
     out: dict[str, float] = {}
     for task in plan.tasks:
-        if task.key in outcome.computed:
+        if task.key in keys and task.key in outcome.values:
             out[task.stage] = out.get(task.stage, 0.0) + outcome.values[task.key]["_meta"]["seconds"]
     return out
 
@@ -118,10 +120,11 @@ def run_study(config_path: str | Path, progress: Progress | None = None,
     provenance = {"config_text": text, "config_hash": config_hash(text), "config_path": str(config_path),
                   "simpipe_version": __version__, "opensim_version": _opensim_version(),
                   "model_path": str(model_path), "input_hashes": plan.input_hashes,
+                  "seconds_by_stage": _seconds_by_stage(plan, outcome, outcome.values),
                   "created_unix": time.time()}
     results = write_results(out / "results.h5", provenance, _entries(plan, outcome), rows, failures)
     summary = write_csv(rows, out / "summary.csv")
-    return StudyResult(study, plan, outcome, results, summary, rows, _seconds_by_stage(plan, outcome),
+    return StudyResult(study, plan, outcome, results, summary, rows, _seconds_by_stage(plan, outcome, outcome.computed),
                        time.perf_counter() - start)
 
 
