@@ -47,12 +47,14 @@ def passive_fiber_forces(model_path: str | Path, coordinates: list[str], q: np.n
     if coordinate_names(model) != list(coordinates):
         raise ModelError(f"{model_path}: coordinates {coordinates} do not match the model's")
     handles = [ms.get(m) for m in muscles]
-    for mus in ms:
-        mus.setActivation(state, mus.getMinControl() if mus.getMinControl() > 0 else 0.01)
+    for mus in handles:
+        # 0.01, not 0: OpenSim's equilibrium gives NaN passive force at zero activation
+        mus.setActivation(state, max(mus.getMinControl(), 0.01))
     out = np.empty((len(q), len(muscles)))
     for k in range(len(q)):
         set_pose(model, state, q[k], np.zeros(len(coordinates)))
-        model.equilibrateMuscles(state)
+        for mus in handles:  # only the muscles asked for: the others need no equilibrium
+            mus.computeEquilibrium(state)
         model.realizeDynamics(state)
         out[k] = [h.getPassiveFiberForceAlongTendon(state) for h in handles]
     return out
