@@ -16,9 +16,24 @@ set -euo pipefail
 TIMEOUT=${SLURM_SETUP_TIMEOUT:-60}
 LOGDIR=${SLURM_SETUP_LOG:-/var/log/slurm}
 CONF=/etc/slurm/slurm.conf
+export PATH="$PATH:/usr/sbin:/sbin"
 
 say() { echo "slurm-setup: $*"; }
 fail() { echo "slurm-setup: FAILED: $*" >&2; exit 1; }
+
+node_state() {
+    # State of this host's node as sinfo reports it ('' if sinfo does not answer).
+    timeout 10 sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | head -n1 | tr -d '*~#!%$@^-'  || true
+}
+
+NODE=$(hostname -s)
+
+if command -v sinfo >/dev/null 2>&1; then
+    state=$(node_state)
+    case "$state" in
+        idle|mixed|allocated|completing) say "already running: node $NODE is $state"; exit 0 ;;
+    esac
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=()
@@ -28,19 +43,6 @@ else
     fail "needs root or passwordless sudo to install and start slurm (running as $(id -un))"
 fi
 as_root() { "${SUDO[@]}" "$@"; }
-
-node_state() {
-    # State of this host's node as sinfo reports it ('' if sinfo does not answer).
-    timeout 10 sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | head -n1 | tr -d '*~#!%$@^-'
-}
-
-NODE=$(hostname -s)
-
-if command -v sinfo >/dev/null 2>&1 && [ "$(node_state)" = "idle" -o "$(node_state)" = "mixed" \
-        -o "$(node_state)" = "allocated" ]; then
-    say "already running: node $NODE is $(node_state)"
-    exit 0
-fi
 
 install_packages() {
     if command -v slurmctld >/dev/null && command -v slurmd >/dev/null \
@@ -64,7 +66,7 @@ write_config() {
     as_root tee "$CONF" >/dev/null <<EOF
 # Written by simpipe .ci/slurm-setup.sh: a one-node cluster for tests.
 ClusterName=simpipe
-SlurmctldHost=$NODE
+SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -138,7 +140,7 @@ wait_idle() {
     while [ "$waited" -lt "$TIMEOUT" ]; do
         state=$(node_state)
         case "$state" in
-            idle|mixed|allocated) say "node $NODE is $state"; sinfo; return 0 ;;
+            idle|mixed|allocated|completing) say "node $NODE is $state"; sinfo; return 0 ;;
             down|drained|drain|fail) as_root scontrol update NodeName="$NODE" State=RESUME 2>/dev/null || true ;;
         esac
         sleep 1

@@ -53,6 +53,13 @@ def _cmd_run(args) -> int:
             if task.key in res.outcome.failed:
                 print(f"FAILED {task.label}: {res.outcome.failed[task.key]}", file=sys.stderr)
         return 1
+    if args.strict:
+        from .analysis.quality import Thresholds, failed_checks
+
+        failed = failed_checks(res.rows, Thresholds.from_config(res.study.qc))
+        for line in failed:
+            print(f"simpipe: error: quality check failed (--strict): {line}", file=sys.stderr)
+        return 1 if failed else 0
     return 0
 
 
@@ -107,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run (or resume) a study")
     run.add_argument("config", type=Path, help="study YAML file")
     run.add_argument("--workers", type=int, default=None, help="override cluster.n_workers")
+    run.add_argument("--strict", action="store_true",
+                     help="a failed quality check (marker errors, residuals; config block 'qc') is an error")
     run.set_defaults(func=_cmd_run)
     status = sub.add_parser("status", help="done, failed and pending tasks of a study",
                             description="Exit status: 0 all done, 1 some failed, 3 some pending.")

@@ -65,12 +65,21 @@ class ModelSpec(_Strict):
 
 
 class TrialSpec(_Strict):
-    """One measured trial: markers (.trc) and ground reaction forces (.mot)."""
+    """One measured trial: markers (.trc) and ground reaction forces (.mot), or one .c3d file."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    markers: Path
-    grf: Path
+    markers: Path | None = None
+    grf: Path | None = None
+    c3d: Path | None = None
     time_range: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.c3d is not None and (self.markers is not None or self.grf is not None):
+            raise ValueError("give either 'c3d' or 'markers' and 'grf', not both")
+        if self.c3d is None and (self.markers is None or self.grf is None):
+            raise ValueError("give both 'markers' (.trc) and 'grf' (.mot), or one 'c3d' file")
+        return self
 
 
 class SubjectSpec(_Strict):
@@ -136,11 +145,66 @@ class FeetSpec(_Strict):
 
 
 class FilterSpec(_Strict):
-    """Zero-lag Butterworth low-pass cut-offs in Hz (``null`` = no filtering)."""
+    """Zero-lag Butterworth low-pass cut-offs in Hz (``null`` = no filtering) and the filter order."""
 
     markers_hz: float | None = Field(default=None, gt=0)
     coordinates_hz: float | None = Field(default=15.0, gt=0)
     grf_hz: float | None = Field(default=None, gt=0)
+    order: int = Field(default=4, ge=1, le=8)
+
+
+class GapsSpec(_Strict):
+    """Marker gaps: interior gaps up to ``max_frames`` frames are filled (cubic spline), longer ones are errors."""
+
+    max_frames: int = Field(default=10, ge=0, le=1000)
+
+
+class C3DSpec(_Strict):
+    """How trials given as .c3d files are read.
+
+    ``lab_to_opensim`` names, for OpenSim's x, y (up) and z axes, the lab axis
+    each points along (``'x,z,-y'`` for a lab with z up), or is a 3x3 matrix
+    R with p_opensim = R p_lab. Force plates are loaded above
+    ``force_threshold_n``; each loaded period goes to the side whose
+    ``foot_markers`` are nearest its centre of pressure (default: the model's
+    markers on each foot body of ``feet``).
+    """
+
+    lab_to_opensim: str | list[list[float]] = "x,z,-y"
+    force_threshold_n: float = Field(default=20.0, gt=0)
+    foot_markers: dict[str, list[str]] | None = None
+
+    @field_validator("lab_to_opensim")
+    @classmethod
+    def _rotation(cls, value):
+        from .io.c3d import parse_rotation
+
+        parse_rotation(value)
+        return value
+
+    @field_validator("foot_markers")
+    @classmethod
+    def _both_feet(cls, value):
+        if value is not None and (set(value) != {"r", "l"} or not all(value.values())):
+            raise ValueError("expected marker lists for both sides, e.g. {r: [RHEE, RTOE], l: [LHEE, LTOE]}")
+        return value
+
+
+class QCSpec(_Strict):
+    """Quality thresholds per trial (Hicks et al. 2015, J Biomech Eng 137:020905).
+
+    A trial is flagged when its IK marker RMS or max error, or the RMS or peak
+    of its residual (root-joint) forces or moments, reaches the limit.
+    Residuals leave out ``edge_s`` seconds at each end of the trial.
+    """
+
+    marker_rms_mm: float = Field(default=20.0, gt=0)
+    marker_max_mm: float = Field(default=40.0, gt=0)
+    residual_force_rms_n: float = Field(default=15.0, gt=0)
+    residual_force_peak_n: float = Field(default=25.0, gt=0)
+    residual_moment_rms_nm: float | None = Field(default=None, gt=0)
+    residual_moment_peak_nm: float = Field(default=75.0, gt=0)
+    edge_s: float = Field(default=0.05, ge=0)
 
 
 class IKSpec(_Strict):
@@ -214,6 +278,14 @@ class SlurmSpec(_Strict):
     def _memory(cls, value):
         return _check_bytes(value)
 
+    @field_validator("walltime", mode="before")
+    @classmethod
+    def _walltime_is_text(cls, value):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            raise ValueError("write the walltime in quotes, e.g. '12:00:00' (unquoted, YAML reads "
+                             "12:00:00 as the number 43200)")
+        return value
+
     @field_validator("walltime")
     @classmethod
     def _walltime(cls, value):
@@ -233,6 +305,9 @@ class SlurmSpec(_Strict):
         if self.processes is not None and self.processes > self.cores:
             raise ValueError(f"processes ({self.processes}) must not exceed cores ({self.cores}): "
                              "each worker process is single-threaded and needs its own core")
+        if self.worker_lifetime is not None and self.adaptive is None:
+            raise ValueError("worker_lifetime needs an 'adaptive' block: retired workers are "
+                             "replaced only by adaptive scaling")
         return self
 
     @property
@@ -288,6 +363,9 @@ class Study(_Strict):
     ik: IKSpec = IKSpec()
     scale: ScaleSpec = ScaleSpec()
     analysis: AnalysisSpec = AnalysisSpec()
+    gaps: GapsSpec = GapsSpec()
+    c3d: C3DSpec = C3DSpec()
+    qc: QCSpec = QCSpec()
     output: Path
     cluster: ClusterSpec = ClusterSpec()
 
@@ -349,7 +427,8 @@ def _resolve_paths(study: Study, base: Path) -> Study:
 
     subjects = []
     for subj in study.subjects:
-        trials = [t.model_copy(update={"markers": absolute(t.markers), "grf": absolute(t.grf)})
+        trials = [t.model_copy(update={"markers": absolute(t.markers), "grf": absolute(t.grf),
+                                       "c3d": absolute(t.c3d)})
                   for t in subj.trials]
         subjects.append(subj.model_copy(update={"static": absolute(subj.static), "trials": trials}))
     model = study.model.model_copy(update={"path": absolute(study.model.path)})
@@ -362,8 +441,8 @@ def _check_files(study: Study, config_path: Path) -> None:
     for i, subj in enumerate(study.subjects):
         files.append((f"subjects.{i}.static", subj.static))
         for j, trial in enumerate(subj.trials):
-            files.append((f"subjects.{i}.trials.{j}.markers", trial.markers))
-            files.append((f"subjects.{i}.trials.{j}.grf", trial.grf))
+            files += [(f"subjects.{i}.trials.{j}.{k}", getattr(trial, k)) for k in ("markers", "grf", "c3d")
+                      if getattr(trial, k) is not None]
     for key, path in files:
         if not Path(path).is_file():
             raise ConfigError(f"{config_path}: key '{key}': file not found: {path}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
-EXAMPLE = REPO / "data" / "example" / "subject01"
+COMMITTED_EXAMPLE = REPO / "data" / "example" / "subject01"
+#: The example subject (another copy can be named by SIMPIPE_EXAMPLE_DIR, as in conftest.py).
+EXAMPLE = Path(os.environ.get("SIMPIPE_EXAMPLE_DIR", COMMITTED_EXAMPLE))
 MODEL = REPO / "models" / "simpipe_run2d.osim"
 
 _REFERENCE: dict = {}
@@ -50,8 +53,10 @@ def quickstart_copy(folder: Path, cluster: dict | None = None, replace: dict | N
     replace = {str(k): str(v) for k, v in (replace or {}).items()}
 
     def absolute(p: str) -> str:
-        full = str((base / p).resolve())
-        return replace.get(full, full)
+        full = (base / p).resolve()
+        if full.parent == COMMITTED_EXAMPLE:
+            full = EXAMPLE / full.name
+        return replace.get(str(full), str(full))
 
     for subj in raw["subjects"]:
         subj["static"] = absolute(subj["static"])

@@ -13,7 +13,9 @@ import contextlib
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ..config import ClusterSpec
@@ -72,9 +74,27 @@ def slurm_cluster_kwargs(spec: ClusterSpec, log_directory: str | Path | None = N
     }
 
 
-def _slurm_cluster(spec: ClusterSpec, log_directory: str | Path | None):
+def _import_slurm_cluster():
+    """``dask_jobqueue.SLURMCluster``, keeping this process's SIGINT handler.
+
+    Notes
+    -----
+    dask-jobqueue 0.9.0 replaces the SIGINT handler with ``sys.exit()`` when
+    it is imported (dask/dask-jobqueue#696, fixed by #697), which turns
+    Ctrl-C (and the interrupt ``hpc/run_study.sbatch`` sends before the
+    walltime) into a silent exit with status 0. The handler is restored.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if main else None
     from dask_jobqueue import SLURMCluster
 
+    if main and handler is not None:
+        signal.signal(signal.SIGINT, handler)
+    return SLURMCluster
+
+
+def _slurm_cluster(spec: ClusterSpec, log_directory: str | Path | None):
+    SLURMCluster = _import_slurm_cluster()
     kwargs = slurm_cluster_kwargs(spec, log_directory)
     if kwargs["log_directory"]:
         Path(kwargs["log_directory"]).mkdir(parents=True, exist_ok=True)

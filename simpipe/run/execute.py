@@ -12,6 +12,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
+
 from .cache import TaskCache
 from .plan import Plan, Task
 from .tasks import execute
@@ -55,11 +57,36 @@ def _resolve_deps(task: Task, values: dict, futures: dict):
     return deps
 
 
+def _owned(value):
+    """``value`` with every array an aligned, writeable copy if it is not one.
+
+    Arrays that arrive from another worker are views into the received
+    message: read-only and possibly misaligned, which compiled code (SciPy's
+    splines, OpenSim) rejects.
+    """
+    if isinstance(value, np.ndarray):
+        ok = value.flags.aligned and value.flags.writeable
+        return value if ok else np.array(value, copy=True, order="K")
+    if isinstance(value, dict):
+        return {k: _owned(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_owned(v) for v in value)
+    return value
+
+
 def _run_with_deps(stage, key, cache_root, label, kwargs, deps):
     """Worker entry point: pick fields out of dependency outputs, then run."""
-    resolved = {name: out if field_name is None else out[field_name]
+    resolved = {name: _owned(out if field_name is None else out[field_name])
                 for name, (out, field_name) in deps.items()}
     return execute(stage, key, cache_root, label, dict(kwargs, **resolved))
+
+
+def _record_lost(cache: TaskCache, task: Task, key, exc) -> None:
+    """Record a task given up after its workers died (no worker could record it)."""
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker) and exc.task == key:
+        cache.record_failure(task.stage, task.key, task.label, f"KilledWorker: {exc}")
 
 
 def run_plan(plan: Plan, cache: TaskCache, client_factory, retries: int = 1,
@@ -117,6 +144,7 @@ def run_plan(plan: Plan, cache: TaskCache, client_factory, retries: int = 1,
                 status = "done"
             else:
                 exc = fut.exception()
+                _record_lost(cache, task, fut.key, exc)
                 own = any(f["key"] == task.key for f in cache.failures())
                 outcome.failed[task.key] = (f"{type(exc).__name__}: {exc}" if own
                                             else f"skipped: a task it depends on failed ({exc})")

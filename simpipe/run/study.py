@@ -114,7 +114,7 @@ def run_study(config_path: str | Path, progress: Progress | None = None,
     client_factory = functools.partial(make_client, cluster, out / "slurm")
     outcome = run_plan(plan, cache, client_factory, cluster.retries, progress)
     subjects = {s.id: [t.id for t in s.trials] for s in study.subjects}
-    rows = summary_rows(plan, outcome.values, subjects)
+    rows = summary_rows(plan, outcome.values, subjects, study.qc)
     failures = [{"task": t.label, "stage": t.stage, "error": outcome.failed[t.key]}
                 for t in plan.tasks if t.key in outcome.failed]
     provenance = {"config_text": text, "config_hash": config_hash(text), "config_path": str(config_path),
