@@ -71,12 +71,15 @@ class TrialSpec(_Strict):
     markers: Path | None = None
     grf: Path | None = None
     c3d: Path | None = None
+    external_loads: Path | None = None
     time_range: tuple[float, float] | None = None
 
     @model_validator(mode="after")
     def _one_source(self):
         if self.c3d is not None and (self.markers is not None or self.grf is not None):
             raise ValueError("give either 'c3d' or 'markers' and 'grf', not both")
+        if self.c3d is not None and self.external_loads is not None:
+            raise ValueError("'external_loads' describes a 'grf' .mot file; a 'c3d' trial has none")
         if self.c3d is None and (self.markers is None or self.grf is None):
             raise ValueError("give both 'markers' (.trc) and 'grf' (.mot), or one 'c3d' file")
         return self
@@ -208,9 +211,10 @@ class QCSpec(_Strict):
 
 
 class IKSpec(_Strict):
-    """Inverse kinematics settings."""
+    """Inverse kinematics settings (``setup``: an OpenSim IK setup file whose marker weights to use)."""
 
     marker_weights: dict[str, float] = Field(default_factory=dict)
+    setup: Path | None = None
     accuracy: float = Field(default=1e-6, gt=0)
 
 
@@ -219,6 +223,7 @@ class ScaleSpec(_Strict):
 
     measurements: dict[str, list[tuple[str, str]]] | None = None
     marker_weights: dict[str, float] = Field(default_factory=dict)
+    setup: Path | None = None
 
 
 class AnalysisSpec(_Strict):
@@ -428,21 +433,24 @@ def _resolve_paths(study: Study, base: Path) -> Study:
     subjects = []
     for subj in study.subjects:
         trials = [t.model_copy(update={"markers": absolute(t.markers), "grf": absolute(t.grf),
-                                       "c3d": absolute(t.c3d)})
+                                       "c3d": absolute(t.c3d), "external_loads": absolute(t.external_loads)})
                   for t in subj.trials]
         subjects.append(subj.model_copy(update={"static": absolute(subj.static), "trials": trials}))
     model = study.model.model_copy(update={"path": absolute(study.model.path)})
-    return study.model_copy(update={"subjects": subjects, "model": model,
+    ik = study.ik.model_copy(update={"setup": absolute(study.ik.setup)})
+    scale = study.scale.model_copy(update={"setup": absolute(study.scale.setup)})
+    return study.model_copy(update={"subjects": subjects, "model": model, "ik": ik, "scale": scale,
                                     "output": absolute(study.output)})
 
 
 def _check_files(study: Study, config_path: Path) -> None:
-    files = [("model.path", study.model.path)] if study.model.path else []
+    files = [(k, p) for k, p in (("model.path", study.model.path), ("ik.setup", study.ik.setup),
+                                 ("scale.setup", study.scale.setup)) if p]
     for i, subj in enumerate(study.subjects):
         files.append((f"subjects.{i}.static", subj.static))
         for j, trial in enumerate(subj.trials):
-            files += [(f"subjects.{i}.trials.{j}.{k}", getattr(trial, k)) for k in ("markers", "grf", "c3d")
-                      if getattr(trial, k) is not None]
+            files += [(f"subjects.{i}.trials.{j}.{k}", getattr(trial, k))
+                      for k in ("markers", "grf", "c3d", "external_loads") if getattr(trial, k) is not None]
     for key, path in files:
         if not Path(path).is_file():
             raise ConfigError(f"{config_path}: key '{key}': file not found: {path}")

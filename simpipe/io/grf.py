@@ -176,3 +176,37 @@ def write_external_loads_xml(xml_path: str | Path, grf_mot_path: str | Path,
     ET.indent(root, space="\t")
     text = '<?xml version="1.0" encoding="UTF-8" ?>\n' + ET.tostring(root, encoding="unicode")
     return write_text_atomic(xml_path, text + "\n")
+
+
+def resample_grf(table: Table, time: np.ndarray, sides: tuple[str, ...] = ("r", "l")) -> Table:
+    """GRF at other times: forces and torques linearly, each CoP weighted by its vertical force.
+
+    Parameters
+    ----------
+    table : Table
+        simpipe GRF columns (other columns are interpolated linearly too).
+    time : ndarray
+        New sample times, inside the table's time range.
+    sides : tuple of str
+
+    Returns
+    -------
+    Table
+
+    Notes
+    -----
+    Interpolating a centre of pressure directly between an unloaded sample
+    (CoP written as 0) and a loaded one would put the force metres away from
+    the foot. Interpolating ``F_y * p`` and ``F_y`` and dividing keeps the CoP
+    where the foot is; where the interpolated ``F_y`` is zero the CoP is 0.
+    """
+    time = np.asarray(time, float)
+    values = np.column_stack([np.interp(time, table.time, col) for col in table.values.T])
+    for side in sides:
+        fy = np.interp(time, table.time, table.column(_FORCE.format(s=side) + "y"))
+        for axis in "xyz":
+            label = _POINT.format(s=side) + axis
+            weighted = np.interp(time, table.time, table.column(label) * table.column(_FORCE.format(s=side) + "y"))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values[:, table.labels.index(label)] = np.where(fy != 0, weighted / np.where(fy != 0, fy, 1), 0.0)
+    return Table(time, list(table.labels), values, meta=dict(table.meta))

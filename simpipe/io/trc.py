@@ -207,6 +207,42 @@ def check_markers_present(markers: Markers, required: list[str],
                                f"the model; the file has {', '.join(markers.names)}")
 
 
+def clean_markers(markers: Markers, path: str | Path, units: str,
+                  max_gap_frames: int = 10) -> tuple[Markers, GapReport]:
+    """Apply the checks and gap filling of :func:`read_trc` to markers read elsewhere.
+
+    Parameters
+    ----------
+    markers : Markers
+        Positions in metres, NaN where a marker was not seen (e.g. from a C3D file).
+    path : str or Path
+        The file they came from (named in errors).
+    units : str
+        The units the file declares (mm, cm or m), for the plausibility check.
+    max_gap_frames : int
+        Longest run of missing frames, per marker, that is filled.
+
+    Returns
+    -------
+    markers : Markers
+        All-missing markers dropped, short interior gaps filled (in a copy).
+    report : GapReport
+
+    Raises
+    ------
+    InputError
+        Implausible units, every marker missing, a gap at the start or end of
+        the trial or one longer than ``max_gap_frames``.
+    """
+    path = Path(path)
+    markers = Markers(np.asarray(markers.time, float), list(markers.names), np.array(markers.xyz, float))
+    _check_magnitude(path, markers.xyz, units)
+    report = GapReport()
+    markers = _drop_missing_markers(path, markers, report)
+    _fill_gaps(path, markers, max_gap_frames, report)
+    return markers, report
+
+
 # --- header -----------------------------------------------------------------
 
 def _parse_header(path: Path, lines: list[str]) -> dict:

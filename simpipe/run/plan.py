@@ -92,6 +92,44 @@ def _muscles_of(study: Study, model_path: Path) -> list[str]:
     return selected
 
 
+def _setups(study: Study) -> tuple[dict, dict, dict]:
+    """IK weights, scale measurements and placement weights: the setup XML files' updated by the config's."""
+    from ..io.setup_xml import read_ik_setup, read_scale_setup
+
+    ik = dict(read_ik_setup(study.ik.setup)) if study.ik.setup else {}
+    ik.update(study.ik.marker_weights)
+    measurements, weights = read_scale_setup(study.scale.setup) if study.scale.setup else ({}, {})
+    if study.scale.measurements is not None or not study.scale.setup:
+        measurements = dict(measurements, **study.measurements)
+    weights = dict(weights, **study.scale.marker_weights)
+    return ik, {k: [tuple(p) for p in v] for k, v in measurements.items()}, weights
+
+
+def _check_mapping(study: Study, model_path: Path, measurements: dict) -> None:
+    """Every coordinate, body and marker the config names must exist in the model (one-line ConfigError)."""
+    from ..errors import ConfigError
+    from ..stages.osimutil import load_model
+
+    model = load_model(model_path)
+    sets = {"coordinate": model.getCoordinateSet(), "body": model.getBodySet(), "marker": model.getMarkerSet()}
+    have = {k: [v.get(i).getName() for i in range(v.getSize())] for k, v in sets.items()}
+    named = [(f"joints.{j}.{s}", "coordinate", getattr(spec, s)) for j, spec in study.joints.items() for s in "rl"]
+    named += [(f"feet.{s}", "body", getattr(study.feet, s)) for s in "rl"]
+    named += [(f"ik.marker_weights.{m}", "marker", m) for m in study.ik.marker_weights]
+    named += [(f"scale.measurements.{b}", "body", b) for b in (measurements if "scale" in study.stages else {})]
+    for key, kind, name in named:
+        if name not in have[kind]:
+            raise ConfigError(f"{model_path}: key '{key}' names {kind} {name!r}, which the model lacks; "
+                              f"its {kind}s are {have[kind]}")
+
+
+def _c3d_options(study: Study, path: Path, **extra) -> dict:
+    """``{'c3d': options}`` for a .c3d input file, else nothing (the task reads a .trc/.mot)."""
+    if Path(path).suffix.lower() != ".c3d":
+        return {}
+    return {"c3d": dict(study.c3d.model_dump(), **extra)}
+
+
 def build_plan(study: Study, model_path: Path) -> Plan:
     """Turn a validated study into its task graph.
 
@@ -107,6 +145,8 @@ def build_plan(study: Study, model_path: Path) -> Plan:
     """
     b = _Builder(study, model_path, study.output)
     sweep_muscles = _muscles_of(study, model_path)
+    ik_weights, measurements, scale_weights = _setups(study)
+    _check_mapping(study, model_path, measurements)
     variants = sweep_points(study.sweep, model_path, sweep_muscles)
     joints = {j: {"r": s.r, "l": s.l, "extension_sign": s.extension_sign} for j, s in study.joints.items()}
     feet = {"r": study.feet.r, "l": study.feet.l}
@@ -115,8 +155,9 @@ def build_plan(study: Study, model_path: Path) -> Plan:
         if "scale" in stages:
             scale = b.add("scale", f"scale:{subj.id}",
                           {"mass_kg": subj.mass_kg, "height_m": subj.height_m,
-                           "measurements": study.measurements, "marker_weights": study.scale.marker_weights,
-                           "ik_weights": study.ik.marker_weights},
+                           "measurements": measurements, "marker_weights": scale_weights,
+                           "ik_weights": ik_weights, "max_gap_frames": study.gaps.max_frames,
+                           **_c3d_options(study, subj.static)},
                           {"generic_model": model_path, "static_trc": subj.static}, {},
                           {"subject": subj.id})
             model_dep = {"model_path": (scale.key, "model_path")}
@@ -134,16 +175,22 @@ def build_plan(study: Study, model_path: Path) -> Plan:
             where = {"subject": subj.id, "trial": trial.id}
             if "ik" not in stages:
                 continue
+            time_range = list(trial.time_range) if trial.time_range else None
             ik = b.add("ik", f"ik:{subj.id}/{trial.id}",
-                       {"weights": study.ik.marker_weights, "accuracy": study.ik.accuracy,
-                        "markers_hz": study.filter.markers_hz,
-                        "time_range": list(trial.time_range) if trial.time_range else None},
-                       dict(model_files, trc=trial.markers), model_dep, where)
+                       {"weights": ik_weights, "accuracy": study.ik.accuracy,
+                        "markers_hz": study.filter.markers_hz, "time_range": time_range,
+                        "max_gap_frames": study.gaps.max_frames, "filter_order": study.filter.order,
+                        **_c3d_options(study, trial.c3d or trial.markers)},
+                       dict(model_files, trc=trial.c3d or trial.markers), model_dep, where)
             if "id" in stages:
                 idt = b.add("id", f"id:{subj.id}/{trial.id}",
                             {"feet": feet, "coordinates_hz": study.filter.coordinates_hz,
-                             "grf_hz": study.filter.grf_hz},
-                            dict(model_files, grf_mot=trial.grf), dict(model_dep, ik=(ik.key, None)), where)
+                             "grf_hz": study.filter.grf_hz, "filter_order": study.filter.order,
+                             "max_gap_frames": study.gaps.max_frames,
+                             **_c3d_options(study, trial.c3d or trial.grf, time_range=time_range)},
+                            dict(model_files, grf_mot=trial.c3d or trial.grf,
+                                 **({"external_loads": trial.external_loads} if trial.external_loads else {})),
+                            dict(model_dep, ik=(ik.key, None)), where)
             if "joint_work" in stages:
                 b.add("joint_work", f"joint_work:{subj.id}/{trial.id}",
                       {"joints": joints, "threshold_n": study.analysis.stance_threshold_n},

@@ -6,12 +6,15 @@ import csv
 import math
 from pathlib import Path
 
+from ..analysis.quality import Thresholds, summary_columns
 from .plan import Plan
 
 #: Columns of summary.csv, in order.
 COLUMNS = ["subject", "trial", "variant", "rf_stiffness", "sweep_property", "sweep_value", "method",
            "glute_share", "plantarflexor_share", "knee_share", "hip_work_j", "knee_work_j",
-           "ankle_work_j", "n_stances", "rf_passive_peak_n", "marker_rms_mm", "marker_max_mm"]
+           "ankle_work_j", "n_stances", "rf_passive_peak_n", "marker_rms_mm", "marker_max_mm",
+           "residual_force_rms_n", "residual_force_peak_n", "residual_moment_rms_nm", "residual_moment_peak_nm",
+           "qc_markers", "qc_residuals", "qc_failed"]
 
 
 def _find(plan: Plan, values: dict, stage: str, **where):
@@ -27,7 +30,7 @@ def _nan_row(**fixed) -> dict:
     return row
 
 
-def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]]) -> list[dict]:
+def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]], qc=None) -> list[dict]:
     """Build the summary table from finished task outputs.
 
     Parameters
@@ -37,6 +40,8 @@ def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]]) -> li
         Task key -> output.
     subjects : dict
         Subject id -> trial ids, in config order.
+    qc : QCSpec, optional
+        Quality thresholds (Hicks et al. 2015 defaults); see :mod:`simpipe.analysis.quality`.
 
     Returns
     -------
@@ -44,18 +49,17 @@ def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]]) -> li
         Missing results (failed tasks) appear as NaN, never as invented values.
     """
     rows = []
+    thresholds = Thresholds.from_config(qc)
     for subj, trials in subjects.items():
         for trial in trials:
             ik = _find(plan, values, "ik", subject=subj, trial=trial)
+            quality = summary_columns(ik, _find(plan, values, "id", subject=subj, trial=trial), thresholds)
             jw = _find(plan, values, "joint_work", subject=subj, trial=trial)
             for v in plan.variants:
                 passive = _find(plan, values, "passive", subject=subj, trial=trial, variant=v.name)
                 row = _nan_row(subject=subj, trial=trial, variant=v.name, rf_stiffness=v.rf_stiffness,
                                sweep_property=v.property, sweep_value=v.value, method="joint_work")
-                if ik is not None:
-                    rms = (ik["marker_error"] ** 2).mean(axis=1) ** 0.5
-                    row["marker_rms_mm"] = float(rms.mean() * 1000)
-                    row["marker_max_mm"] = float(ik["marker_error"].max() * 1000)
+                row.update(quality)
                 if jw is not None:
                     work = dict(zip(jw["joints"], jw["work_j"]))
                     row.update(glute_share=jw["shares"].get("hip", math.nan),

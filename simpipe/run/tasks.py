@@ -19,8 +19,9 @@ from ..analysis.phases import stance_phases
 from ..analysis.work import joint_work
 from ..data import Markers, Table
 from ..errors import InputError
+from ..io.c3d import convert_c3d
 from ..io.filtering import lowpass, resample
-from ..io.grf import check_grf_covers, read_grf, write_grf
+from ..io.grf import check_grf_covers, read_grf, resample_grf, write_grf
 from ..io.sto import write_sto
 from ..io.trc import read_trc
 from ..stages.id import Kinematics, differentiate, inverse_dynamics
@@ -32,19 +33,34 @@ from .cache import TaskCache
 log = logging.getLogger(__name__)
 
 
-def _filtered_markers(markers: Markers, cutoff_hz: float | None) -> Markers:
+def _filtered_markers(markers: Markers, cutoff_hz: float | None, order: int = 4) -> Markers:
     if cutoff_hz is None:
         return markers
     n, m, _ = markers.xyz.shape
-    flat = lowpass(markers.xyz.reshape(n, m * 3), markers.rate, cutoff_hz)
+    flat = lowpass(markers.xyz.reshape(n, m * 3), markers.rate, cutoff_hz, order=order)
     return Markers(markers.time, markers.names, flat.reshape(n, m, 3))
 
 
+def _c3d_files(path: str, work: Path, c3d: dict, max_gap_frames: int, forces: bool,
+               model_path: str | None = None, feet: dict | None = None):
+    """Convert a .c3d trial into ``work/c3d`` (markers.trc, and grf.mot when ``forces``)."""
+    feet_markers = c3d.get("foot_markers")
+    if forces and not feet_markers:
+        from ..stages.modelinfo import foot_marker_names
+
+        feet_markers = foot_marker_names(model_path, feet)
+    return convert_c3d(path, work / "c3d", c3d["lab_to_opensim"], feet_markers, c3d["force_threshold_n"],
+                       max_gap_frames, c3d.get("time_range"), forces=forces)
+
+
 def scale_task(generic_model: str, static_trc: str, mass_kg: float, height_m: float,
-               measurements: dict, marker_weights: dict, work_dir: str, ik_weights: dict) -> dict:
+               measurements: dict, marker_weights: dict, work_dir: str, ik_weights: dict,
+               c3d: dict | None = None, max_gap_frames: int = 10) -> dict:
     """Scale the generic model to one subject and check the static fit."""
     work = Path(work_dir)
-    static = read_trc(static_trc)
+    if c3d is not None:
+        static_trc = str(_c3d_files(static_trc, work, c3d, max_gap_frames, forces=False).trc)
+    static = read_trc(static_trc, max_gap_frames)
     result = scale_model(generic_model, static_trc, static, mass_kg, height_m, measurements,
                          work / "scaled.osim", work, marker_weights)
     fit = inverse_kinematics(result.model_path, static, ik_weights, source=static_trc)
@@ -62,16 +78,20 @@ def variant_task(model_path: str, muscles: list[str], prop: str, value: float, w
 
 
 def ik_task(model_path: str, trc: str, weights: dict, accuracy: float, markers_hz: float | None,
-            time_range, work_dir: str) -> dict:
-    """Inverse kinematics of one trial; also writes ``ik.mot`` (degrees)."""
-    markers = read_trc(trc)
+            time_range, work_dir: str, c3d: dict | None = None, max_gap_frames: int = 10,
+            filter_order: int = 4) -> dict:
+    """Inverse kinematics of one trial (a .trc, or a .c3d when ``c3d`` holds its options); writes ``ik.mot``."""
+    if c3d is not None:
+        trc = str(_c3d_files(trc, Path(work_dir), dict(c3d, time_range=time_range), max_gap_frames,
+                             forces=False).trc)
+    markers = read_trc(trc, max_gap_frames)
     if time_range is not None:
         keep = (markers.time >= time_range[0]) & (markers.time <= time_range[1])
         if keep.sum() < 10:
             raise InputError(trc, f"time_range {list(time_range)} keeps {keep.sum()} frames "
                                   f"of {markers.time[0]:.3f}-{markers.time[-1]:.3f} s")
         markers = Markers(markers.time[keep], markers.names, markers.xyz[keep])
-    markers = _filtered_markers(markers, markers_hz)
+    markers = _filtered_markers(markers, markers_hz, filter_order)
     res = inverse_kinematics(model_path, markers, weights, accuracy, source=trc)
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -79,7 +99,7 @@ def ik_task(model_path: str, trc: str, weights: dict, accuracy: float, markers_h
     deg = np.where(rotational, np.degrees(res.q), res.q)
     write_sto(Table(res.time, res.coordinates, deg, in_degrees=True), work / "ik.mot", kind="mot")
     return {"time": res.time, "coordinates": res.coordinates, "q": res.q, "markers": res.markers,
-            "marker_error": res.marker_error, "mot": str(work / "ik.mot")}
+            "marker_error": res.marker_error, "mot": str(work / "ik.mot"), "trc": str(trc)}
 
 
 def _grf_at(grf: Table, time: np.ndarray, sides) -> dict:
@@ -91,25 +111,58 @@ def _grf_at(grf: Table, time: np.ndarray, sides) -> dict:
     return out
 
 
+def _uniform(grf: Table, path: str, sides) -> Table:
+    """The GRF on a uniform grid over its whole time span (about its median step), if it is not on one."""
+    steps = np.diff(grf.time)
+    step = float(np.median(steps)) if len(steps) else 0.0
+    if len(steps) == 0 or np.ptp(steps) <= 1e-3 * step:
+        return grf
+    n = int(np.ceil((grf.time[-1] - grf.time[0]) / step))
+    time = np.linspace(grf.time[0], grf.time[-1], n + 1)
+    log.info("%s: GRF sampled unevenly (steps %.4g-%.4g s); resampled at %.6g Hz before filtering",
+             path, steps.min(), steps.max(), n / (grf.time[-1] - grf.time[0]))
+    return resample_grf(grf, time, tuple(sides))
+
+
 def id_task(model_path: str, ik: dict, grf_mot: str, feet: dict, coordinates_hz: float | None,
-            grf_hz: float | None, work_dir: str) -> dict:
-    """Inverse dynamics of one trial with its measured GRF."""
+            grf_hz: float | None, work_dir: str, c3d: dict | None = None, filter_order: int = 4,
+            max_gap_frames: int = 10, external_loads: str | None = None) -> dict:
+    """Inverse dynamics of one trial with its measured GRF.
+
+    The GRF is a .mot in simpipe's columns, a .mot read through the lab's
+    ``external_loads`` XML, or a .c3d file when ``c3d`` holds its options.
+    """
+    from ..stages.modelinfo import root_coordinates
+    from ..io.setup_xml import convert_external_loads
+
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    contacts = []
+    if c3d is not None:
+        conv = _c3d_files(grf_mot, work, c3d, max_gap_frames, True, model_path, feet)
+        grf_mot = str(conv.grf)
+        contacts = [[c.plate, c.side, c.start, c.end, c.distance_m] for c in conv.contacts]
+    if external_loads is not None:
+        grf_mot = str(convert_external_loads(external_loads, grf_mot, feet, work / "grf.mot"))
     grf = read_grf(grf_mot, sides=tuple(feet))
     time = ik["time"]
     check_grf_covers(grf, float(time[0]), float(time[-1]), grf_mot)
     grf_used = grf_mot
     if grf_hz is not None:
+        grf = _uniform(grf, grf_mot, feet)
         rate = 1.0 / float(np.median(np.diff(grf.time)))
-        filtered = Table(grf.time, grf.labels, lowpass(grf.values, rate, grf_hz))
+        filtered = Table(grf.time, grf.labels, lowpass(grf.values, rate, grf_hz, order=filter_order))
         grf_used = str(work / "grf_filtered.mot")
         write_grf(filtered, grf_used)
         grf = filtered
-    kin = differentiate(time, ik["q"], ik["coordinates"], coordinates_hz)
+    q = ik["q"]
+    if coordinates_hz is not None:
+        q = lowpass(q, 1.0 / float(np.median(np.diff(time))), coordinates_hz, order=filter_order)
+    kin = differentiate(time, q, ik["coordinates"], None)
     res = inverse_dynamics(model_path, kin, grf_used, feet)
     return {"time": time, "coordinates": res.coordinates, "q": kin.q, "u": kin.u, "udot": kin.udot,
-            "tau": res.tau, "grf": _grf_at(grf, time, feet)}
+            "tau": res.tau, "grf": _grf_at(grf, time, feet), "grf_mot": str(grf_used),
+            "residual_coordinates": root_coordinates(model_path), "contacts": contacts}
 
 
 def joint_work_task(id_result: dict, joints: dict, threshold_n: float) -> dict:
