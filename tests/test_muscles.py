@@ -1,0 +1,247 @@
+"""Muscle-level propulsion: muscle forces, induced accelerations, shares.
+
+The fast tests solve MocoInverse on one stance of the example's run_01 at a
+coarse mesh (seconds each); the sweep over the whole trial is marked slow.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from simpipe.analysis.propulsion import muscle_iaa
+from simpipe.config import BUILTIN_GROUPS, BUILTIN_MEASUREMENTS
+from simpipe.model.variants import write_variant
+from simpipe.run.muscle_tasks import iaa_task, muscles_task
+from simpipe.run.tasks import id_task, ik_task, scale_task
+
+from _study import need_example
+from conftest import EXAMPLE, MODEL
+
+FEET = {"r": "calcn_r", "l": "calcn_l"}
+RF = ["rect_fem_r", "rect_fem_l"]
+#: Coarse MocoInverse settings for CI (the study default is finer).
+COARSE = {"mesh_interval": 0.04, "tolerance": 1e-3}
+
+
+# --- analysis without OpenSim ------------------------------------------------
+
+def _synthetic_stance():
+    """One complete stance 0.2-0.8 s: braking in the first half, propulsion in the second."""
+    time = np.linspace(0.0, 1.0, 1001)
+    on = (time >= 0.2) & (time <= 0.8)
+    phase = np.clip((time - 0.2) / 0.6, 0, 1)
+    fx = np.where(on, -100.0 * np.sin(2 * np.pi * phase), 0.0)
+    grf = {"r": np.column_stack([fx, np.where(on, 1000.0, 0.0), np.zeros_like(time)]),
+           "l": np.zeros((len(time), 3))}
+    acc = np.column_stack([np.where(on, 1.0, 0.0),                    # pushes forward all stance
+                           np.where(on & (phase < 0.5), -2.0, 0.0),   # brakes early
+                           np.where(on & (phase >= 0.5), 3.0, 0.0),   # pushes late
+                           np.where(on, -0.5, 0.0)])                  # a reserve, braking
+    return time, grf, acc
+
+
+def test_muscle_iaa_impulses_and_shares_by_hand():
+    time, grf, acc = _synthetic_stance()
+    groups = {"a": ["m1"], "b": ["m2", "m3"]}
+    res = muscle_iaa(time, ["m1", "m2", "m3", "reserve_x"], ["muscle", "muscle", "muscle", "reserve"],
+                     acc, 50.0, grf, groups, threshold_n=20.0)
+    assert res.n_stances == 1
+    # propulsive phase 0.5-0.8 s (0.3 s), braking 0.2-0.5 s
+    np.testing.assert_allclose(res.propulsive_ns, [50 * 0.3, 0.0, 50 * 3 * 0.3, -50 * 0.5 * 0.3], atol=0.3)
+    np.testing.assert_allclose(res.braking_ns, [-50 * 0.3, 50 * 2 * 0.3, 0.0, 50 * 0.5 * 0.3], atol=0.3)
+    assert res.shares["a"] == pytest.approx(15 / 60, abs=0.01)
+    assert res.shares["b"] == pytest.approx(45 / 60, abs=0.01)
+    assert res.braking_shares == {"a": 0.0, "b": 1.0}  # m1 accelerates forward while braking
+    assert res.grf_propulsive_ns == pytest.approx(100 * 0.3 * 2 / np.pi, rel=0.01)
+    assert res.group_impulse("b", "second_half_ns") == pytest.approx(45, abs=0.3)
+    assert res.group_impulse("b", "first_half_ns") == pytest.approx(-30, abs=0.3)
+
+
+def test_muscle_iaa_travelling_along_minus_x_and_incomplete_stance():
+    time, grf, acc = _synthetic_stance()
+    flipped = {s: g * np.array([-1, 1, 1]) for s, g in grf.items()}
+    a = muscle_iaa(time, ["m1", "m2", "m3", "r"], ["muscle"] * 3 + ["reserve"], acc, 50.0, grf,
+                   {"g": ["m3"]})
+    b = muscle_iaa(time, ["m1", "m2", "m3", "r"], ["muscle"] * 3 + ["reserve"], -acc, 50.0, flipped,
+                   {"g": ["m3"]}, forward_sign=-1.0)
+    np.testing.assert_allclose(a.propulsive_ns, b.propulsive_ns)
+    cut = {s: g[:600] for s, g in grf.items()}  # stance runs past the end of the record
+    c = muscle_iaa(time[:600], ["m1", "m2", "m3", "r"], ["muscle"] * 3 + ["reserve"], acc[:600], 50.0,
+                   cut, {"g": ["m3"]})
+    assert c.n_stances == 0 and np.all(c.propulsive_ns == 0) and np.isnan(c.shares["g"])
+
+
+# --- the example: kinematics, forces, variants -------------------------------
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory):
+    """run_01 of the example: scaled model, IK, ID, GRF low-passed like the kinematics."""
+    need_example()
+    import h5py
+
+    from simpipe.io.grf import read_grf, write_grf
+    from simpipe.run.muscle_tasks import filtered_grf
+
+    tmp = tmp_path_factory.mktemp("muscles")
+    with h5py.File(EXAMPLE / "ground_truth.h5") as f:
+        mass, height = float(f.attrs["mass_kg"]), float(f.attrs["height_m"])
+    meas = {k: [tuple(p) for p in v] for k, v in BUILTIN_MEASUREMENTS.items()}
+    scaled = scale_task(str(MODEL), str(EXAMPLE / "static.trc"), mass, height, meas, {}, str(tmp / "scale"), {})
+    # forces low-passed at the kinematics' cut-off (Kristianslund et al. 2012), CoP kept valid
+    grf = write_grf(filtered_grf(read_grf(EXAMPLE / "run_01_grf.mot"), FEET, 15.0), tmp / "grf.mot")
+    ik = ik_task(scaled["model_path"], str(EXAMPLE / "run_01.trc"), {}, 1e-6, None, None, str(tmp / "ik"))
+    idr = id_task(scaled["model_path"], ik, str(grf), FEET, 15.0, None, str(tmp / "id"))
+    raw = read_grf(EXAMPLE / "run_01_grf.mot")
+    on = np.flatnonzero(np.interp(idr["time"], raw.time, raw.column("r_ground_force_vy")) > 20.0)
+    first = on[: np.argmax(np.diff(on) > 1)] if np.any(np.diff(on) > 1) else on
+    assert first[0] > 0, "the first right stance must start inside the record"
+    window = (float(idr["time"][first[0]] - 0.03), float(idr["time"][first[-1]] + 0.03))
+    variants = {"base": scaled["model_path"]}
+    for name, prop, value in (("0.45", "passive_fiber_strain_at_one_norm_force", 0.45),
+                              ("0.3", "passive_fiber_strain_at_one_norm_force", 0.3),
+                              ("off", "ignore_passive_fiber_force", True)):
+        variants[name] = str(write_variant(scaled["model_path"], tmp / f"{name}.osim", RF, prop, value))
+    return {"tmp": tmp, "id": idr, "grf": str(grf), "window": window, "models": variants}
+
+
+_SOLVED: dict = {}
+
+
+def solve(trial, variant: str, method: str = "moco_inverse") -> tuple[dict, dict]:
+    """muscles_task + iaa_task of one variant on the first stance (cached per session)."""
+    key = (variant, method)
+    if key not in _SOLVED:
+        work = trial["tmp"] / f"{variant}_{method}"
+        opts = {"method": method, "time_range": trial["window"], **COARSE}
+        mus = muscles_task(trial["models"][variant], trial["id"], trial["grf"], FEET, None, opts, str(work))
+        iaa = iaa_task(trial["models"][variant], trial["id"], mus, trial["grf"], FEET, None,
+                       BUILTIN_GROUPS, 20.0, str(work), label=f"run_01 {variant} {method}")
+        _SOLVED[key] = (mus, iaa)
+    return _SOLVED[key]
+
+
+def _peak(mus: dict, names: list[str], what: str = "passive_fiber_force") -> float:
+    cols = [mus["muscles"].index(n) for n in names]
+    return float(np.asarray(mus[what])[:, cols].max())
+
+
+def test_tasks_return_plain_picklable_data(trial):
+    mus, iaa = solve(trial, "base", "static_optimization")
+    for out in (mus, iaa):
+        text = pickle.dumps(out)
+        assert b"opensim" not in text
+    assert set(mus) >= {"time", "muscles", "activation", "tendon_force", "passive_fiber_force",
+                        "actuators", "actuator_force", "success", "iterations", "objective", "wall_s"}
+    assert mus["tendon_force"].shape == (len(mus["time"]), 18)
+    assert {"residual_pelvis_tx", "reserve_ankle_angle_r"} <= set(mus["actuators"])
+    assert set(iaa["shares"]) == set(BUILTIN_GROUPS) and iaa["n_stances"] == 1
+
+
+def test_static_optimization_reproduces_inverse_dynamics(trial):
+    mus, iaa = solve(trial, "base", "static_optimization")
+    # muscles + reserves + residuals give back the ID generalized forces exactly, so the
+    # model's M, C, G and moment arms in the analysis agree with OpenSim's ID solver
+    assert iaa["superposition"]["generalized_force_rms"] < 1e-6
+    kinds = mus["actuator_kinds"]
+    assert kinds.count("reserve") == 7 and kinds.count("residual") == 3
+    tau = trial["id"]["tau"][np.isin(trial["id"]["time"], mus["time"])]
+    pelvis = [mus["actuators"].index(f"residual_{c}") for c in ("pelvis_tilt", "pelvis_tx", "pelvis_ty")]
+    # no muscle spans the root joint: its residuals are the ID forces there
+    np.testing.assert_allclose(np.asarray(mus["actuator_force"])[:, pelvis], tau[:, :3], atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["static_optimization", "moco_inverse"])
+def test_superposition_within_5_percent(trial, method):
+    mus, iaa = solve(trial, "base", method)
+    sup = iaa["superposition"]
+    assert mus["success"], mus["status"]
+    assert sup["relative_rms"] < 0.05, sup
+    assert (trial["tmp"] / f"base_{method}" / "superposition.png").stat().st_size > 10_000
+
+
+def test_induced_accelerations_obey_newton_per_source(trial):
+    _, iaa = solve(trial, "base", "static_optimization")
+    m, acc, ground = iaa["mass_kg"], np.asarray(iaa["com_acc"]), np.asarray(iaa["ground_force"])
+    mus, _ = solve(trial, "base", "static_optimization")
+    external = np.zeros_like(ground)  # forces from outside the body other than the ground
+    external[:, iaa["sources"].index("gravity"), 1] = -9.80665 * m
+    for axis, coord in ((0, "residual_pelvis_tx"), (1, "residual_pelvis_ty")):
+        external[:, iaa["sources"].index(coord), axis] = np.asarray(mus["actuator_force"])[:, mus["actuators"].index(coord)]
+    np.testing.assert_allclose(m * acc, ground + external, atol=1e-6 * m * 10)
+
+
+def test_stiffer_rf_changes_moco_inverse_solution(trial):
+    base, _ = solve(trial, "base")
+    stiff, _ = solve(trial, "0.3")
+    assert base["success"] and stiff["success"]
+    assert _peak(stiff, RF) > 2 * _peak(base, RF)
+    np.testing.assert_allclose(stiff["time"], base["time"])
+    others = [i for i, n in enumerate(base["muscles"]) if not n.startswith("rect_fem")]
+    diff = np.abs(np.asarray(stiff["tendon_force"]) - np.asarray(base["tendon_force"]))[:, others]
+    peak = np.asarray(base["tendon_force"])[:, others].max(axis=0)
+    changed = [base["muscles"][others[j]] for j in np.flatnonzero(diff.max(axis=0) > 0.05 * peak)]
+    assert changed, "a stiffer RF must change how the other muscles share the load"
+
+
+def test_rf_without_passive_force_equals_baseline_where_rf_is_slack(trial):
+    base, _ = solve(trial, "base")
+    off, _ = solve(trial, "off")
+    names = base["muscles"]
+    length, passive = np.asarray(base["normalized_fiber_length"]), np.asarray(base["passive_fiber_force"])
+    assert np.all(np.asarray(off["passive_fiber_force"])[:, [names.index(n) for n in RF]] == 0.0)
+    compared = 0
+    for side in ("r", "l"):  # each leg's muscles act on that leg only: the problem splits by leg
+        rf = names.index(f"rect_fem_{side}")
+        slack = length[:, rf] < 1.0
+        if slack.sum() < 3:
+            continue
+        # below optimal length the De Groote-Fregly passive curve is nearly zero (< 2 % of F_max)
+        assert passive[slack, rf].max() < 25.0
+        leg = [i for i, n in enumerate(names) if n.endswith(f"_{side}")]
+        diff = np.abs(np.asarray(off["tendon_force"]) - np.asarray(base["tendon_force"]))[np.ix_(slack, leg)]
+        scale = np.asarray(base["tendon_force"])[:, leg].max(axis=0) + 100.0
+        assert np.max(diff / scale) < 0.03, dict(zip([names[i] for i in leg], diff.max(axis=0).round(1)))
+        compared += int(slack.sum())
+    assert compared >= 5, "RF must be slack in part of the window for the comparison to mean anything"
+
+
+def test_rf_passive_force_rises_monotonically_with_stiffness(trial):
+    peaks = [_peak(solve(trial, v, "static_optimization")[0], RF) for v in ("base", "0.45", "0.3")]
+    assert np.all(np.diff(peaks) > 0), peaks
+
+
+def test_hamner_ordering_on_the_example(trial):
+    """Hamner et al. 2010: plantar flexors propel most in late stance, quadriceps brake most early."""
+    _, iaa = solve(trial, "base")
+    partition = ["glute", "plantarflexors", "quadriceps", "hamstrings", "hip_flexors", "dorsiflexors"]
+
+    def group(which):
+        return {g: sum(iaa[which][iaa["sources"].index(m)] for m in iaa["groups"][g]) for g in partition}
+
+    late, early = group("second_half_ns"), group("first_half_ns")
+    assert max(late, key=late.get) == "plantarflexors", late
+    assert min(early, key=early.get) == "quadriceps", early
+
+
+@pytest.mark.slow
+def test_whole_trial_sweep_moco_inverse(trial):
+    """The study's setting: whole trial, mesh 0.02 s, every variant (minutes)."""
+    results = {}
+    for variant in ("base", "0.45", "0.3", "off"):
+        work = trial["tmp"] / f"sweep_{variant}"
+        opts = {"method": "moco_inverse", "mesh_interval": 0.02}
+        mus = muscles_task(trial["models"][variant], trial["id"], trial["grf"], FEET, None, opts, str(work))
+        iaa = iaa_task(trial["models"][variant], trial["id"], mus, trial["grf"], FEET, None,
+                       BUILTIN_GROUPS, 20.0, str(work), label=f"run_01 {variant}")
+        assert mus["success"], (variant, mus["status"])
+        assert iaa["superposition"]["relative_rms"] < 0.05, (variant, iaa["superposition"])
+        assert iaa["n_stances"] == 2
+        results[variant] = (mus, iaa)
+    peaks = [_peak(results[v][0], RF) for v in ("base", "0.45", "0.3")]
+    assert np.all(np.diff(peaks) > 0), peaks
+    assert _peak(results["off"][0], RF) == 0.0
+    for variant, (_, iaa) in results.items():
+        assert 0.0 <= iaa["shares"]["glute"] <= 1.0 and 0.0 <= iaa["shares"]["plantarflexors"] <= 1.0
