@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 #: Stages simpipe knows, in execution order.
-KNOWN_STAGES = ("scale", "ik", "id", "joint_work", "passive")
+KNOWN_STAGES = ("scale", "ik", "id", "joint_work", "passive", "muscles", "iaa")
+#: Stages a study runs when the config names none (the muscle level is opt-in).
+DEFAULT_STAGES = ("scale", "ik", "id", "joint_work", "passive")
 #: Muscle-group mapping of the built-in model (glob patterns).
 BUILTIN_GROUPS = {
     "glute": ["glut_max_*"],
@@ -321,6 +323,31 @@ class SlurmSpec(_Strict):
         return self.processes or self.cores
 
 
+class MusclesSpec(_Strict):
+    """Muscle forces per trial x variant (stage ``muscles``) and the
+    induced-acceleration analysis (stage ``iaa``).
+
+    ``method``: ``moco_inverse`` (MocoInverse: DeGrooteFregly muscles with
+    passive forces and activation dynamics, reserves on every coordinate) or
+    ``static_optimization`` (per frame, passive forces included; faster).
+    """
+
+    method: Literal["moco_inverse", "static_optimization"] = "moco_inverse"
+    mesh_interval: float = Field(default=0.02, gt=0)
+    reserve_optimal_force: float = Field(default=10.0, gt=0)
+    residual_optimal_force: float = Field(default=100.0, gt=0)
+    tolerance: float = Field(default=1e-3, gt=0)
+    max_iterations: int = Field(default=1000, ge=1)
+    tendon_compliance: bool = False
+    finite_difference: Literal["forward", "central"] = "forward"
+    time_range: tuple[float, float] | None = None
+    foot_flat_rad_s: float | None = Field(default=None, gt=0)
+
+    def solver_options(self) -> dict:
+        """The options of :class:`simpipe.stages.muscles.MuscleOptions`."""
+        return self.model_dump(exclude={"foot_flat_rad_s"})
+
+
 class ClusterSpec(_Strict):
     """Where tasks run.
 
@@ -363,11 +390,12 @@ class Study(_Strict):
     feet: FeetSpec = FeetSpec()
     subjects: list[SubjectSpec] = Field(min_length=1)
     sweep: SweepSpec
-    stages: list[str] = Field(default_factory=lambda: list(KNOWN_STAGES))
+    stages: list[str] = Field(default_factory=lambda: list(DEFAULT_STAGES))
     filter: FilterSpec = FilterSpec()
     ik: IKSpec = IKSpec()
     scale: ScaleSpec = ScaleSpec()
     analysis: AnalysisSpec = AnalysisSpec()
+    muscles: MusclesSpec = MusclesSpec()
     gaps: GapsSpec = GapsSpec()
     c3d: C3DSpec = C3DSpec()
     qc: QCSpec = QCSpec()
@@ -380,7 +408,8 @@ class Study(_Strict):
         unknown = [s for s in stages if s not in KNOWN_STAGES]
         if unknown:
             raise ValueError(f"unknown stage(s) {unknown}; known stages: {list(KNOWN_STAGES)}")
-        needs = {"id": ["ik"], "joint_work": ["ik", "id"], "passive": ["ik"]}
+        needs = {"id": ["ik"], "joint_work": ["ik", "id"], "passive": ["ik"],
+                 "muscles": ["ik", "id"], "iaa": ["ik", "id", "muscles"]}
         for stage in stages:
             missing = [n for n in needs.get(stage, []) if n not in stages]
             if missing:

@@ -205,3 +205,21 @@ def test_bad_configs_exit_nonzero_with_one_line(tmp_path, case):
     assert len(lines) == 1, proc.stderr
     assert words in lines[0] and lines[0].startswith("simpipe: error:")
     assert not (tmp_path / "out" / "results.h5").exists()
+
+
+def test_muscle_level_stages_run_per_trial_and_variant(tmp_path):
+    """Stages muscles + iaa (static optimization, for speed) give muscle_iaa rows."""
+    cfg = _config(tmp_path, [0.6, 0.3], stages=["scale", "ik", "id", "joint_work", "passive", "muscles", "iaa"],
+                  muscles={"method": "static_optimization"}, filter={"grf_hz": 15.0, "coordinates_hz": 15.0})
+    res = run_study(cfg)
+    assert not res.outcome.failed, res.outcome.failed
+    assert len(res.plan.by_stage("muscles")) == 4 and len(res.plan.by_stage("ik")) == 2
+    rows = [r for r in res.rows if r["method"] == "muscle_iaa"]
+    assert len(rows) == 4
+    for trial in TRIALS:
+        pair = sorted([r for r in rows if r["trial"] == trial], key=lambda r: r["rf_stiffness"])
+        assert pair[1]["rf_passive_peak_n"] > pair[0]["rf_passive_peak_n"]
+        for r in pair:
+            assert 0 <= r["plantarflexor_share"] <= 1 and r["superposition_error"] < 0.10
+    with h5py.File(res.results_path, "r") as f:
+        assert "com_acc" in f["subjects/subject01/trials/run_01/variants/x2.00/iaa"]

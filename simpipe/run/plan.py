@@ -74,7 +74,7 @@ class _Builder:
                            "files": {k: self.file_hash(v) for k, v in files.items()},
                            "deps": deps})[:24]
         kwargs = dict(kwargs, **{k: str(v) for k, v in files.items()})
-        if stage in ("scale", "variant", "ik", "id"):
+        if stage in ("scale", "variant", "ik", "id", "muscles", "iaa"):
             kwargs["work_dir"] = str(self.out / "work" / stage / key)
         task = Task(stage, key, label, kwargs, deps, where)
         self.tasks.append(task)
@@ -165,7 +165,7 @@ def build_plan(study: Study, model_path: Path) -> Plan:
         else:
             model_dep, model_files = {}, {"model_path": model_path}
         variant_deps = {}
-        if "passive" in stages:
+        if "passive" in stages or "muscles" in stages:
             for v in variants:
                 vt = b.add("variant", f"variant:{subj.id}/{v.name}",
                            {"muscles": sweep_muscles, "prop": v.property, "value": v.value},
@@ -198,4 +198,29 @@ def build_plan(study: Study, model_path: Path) -> Plan:
             for v in variants if "passive" in stages else []:
                 b.add("passive", f"passive:{subj.id}/{trial.id}/{v.name}", {"muscles": sweep_muscles},
                       {}, dict(variant_deps[v.name], ik=(ik.key, None)), dict(where, variant=v.name))
+            if "muscles" in stages:
+                _add_muscle_tasks(b, study, where, variants, variant_deps, idt.key, feet)
     return Plan(b.tasks, variants, dict(b.hashes), sweep_muscles)
+
+
+def _add_muscle_tasks(b: _Builder, study: Study, where: dict, variants, variant_deps: dict,
+                      id_key: str, feet: dict) -> None:
+    """Muscle forces and induced accelerations, once per trial x variant.
+
+    Both read the GRF file the ID task used (``grf_mot`` of its output, which
+    is the converted file for C3D trials).
+    """
+    grf = {"grf_mot": (id_key, "grf_mot")}
+    for v in variants:
+        at = dict(where, variant=v.name)
+        name = f"{where['subject']}/{where['trial']}/{v.name}"
+        mt = b.add("muscles", f"muscles:{name}",
+                   {"feet": feet, "grf_hz": study.filter.grf_hz, "options": study.muscles.solver_options()},
+                   {}, dict(variant_deps[v.name], id_result=(id_key, None), **grf), at)
+        if "iaa" in study.stages:
+            b.add("iaa", f"iaa:{name}",
+                  {"feet": feet, "grf_hz": study.filter.grf_hz, "groups": study.groups,
+                   "threshold_n": study.analysis.stance_threshold_n,
+                   "foot_flat_rad_s": study.muscles.foot_flat_rad_s, "label": name},
+                  {}, dict(variant_deps[v.name], id_result=(id_key, None), muscles_result=(mt.key, None),
+                           **grf), at)

@@ -14,7 +14,9 @@ COLUMNS = ["subject", "trial", "variant", "rf_stiffness", "sweep_property", "swe
            "glute_share", "plantarflexor_share", "knee_share", "hip_work_j", "knee_work_j",
            "ankle_work_j", "n_stances", "rf_passive_peak_n", "marker_rms_mm", "marker_max_mm",
            "residual_force_rms_n", "residual_force_peak_n", "residual_moment_rms_nm", "residual_moment_peak_nm",
-           "qc_markers", "qc_residuals", "qc_failed"]
+           "qc_markers", "qc_residuals", "qc_failed",
+           "braking_quadriceps_share", "superposition_error", "muscle_propulsive_ns", "grf_propulsive_ns",
+           "solver_success", "solver_iterations"]
 
 
 def _find(plan: Plan, values: dict, stage: str, **where):
@@ -72,7 +74,34 @@ def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]], qc=No
                 if passive is not None:
                     row["rf_passive_peak_n"] = float(passive["peak_n"].max())
                 rows.append(row)
+                iaa = _find(plan, values, "iaa", subject=subj, trial=trial, variant=v.name)
+                if any(t.stage == "iaa" for t in plan.tasks):
+                    muscles = _find(plan, values, "muscles", subject=subj, trial=trial, variant=v.name)
+                    rows.append(_iaa_row(row, iaa, muscles, plan.sweep_muscles))
     return rows
+
+
+def _iaa_row(joint_row: dict, iaa: dict | None, muscles: dict | None, swept: list[str]) -> dict:
+    """The ``muscle_iaa`` row of one trial x variant (NaN where a task failed)."""
+    row = {c: joint_row[c] for c in COLUMNS[:7]}
+    row = _nan_row(**row)
+    row.update({c: joint_row[c] for c in COLUMNS if c.startswith(("marker_", "residual_", "qc_"))})
+    row["method"] = "muscle_iaa"
+    if muscles is not None:
+        names = list(muscles["muscles"])
+        cols = [names.index(m) for m in swept if m in names]
+        if cols:
+            row["rf_passive_peak_n"] = float(muscles["passive_fiber_force"][:, cols].max())
+        row["solver_success"] = bool(muscles["success"])
+        row["solver_iterations"] = int(muscles["iterations"])
+    if iaa is not None:
+        row.update(glute_share=iaa["shares"].get("glute", math.nan),
+                   plantarflexor_share=iaa["shares"].get("plantarflexors", math.nan),
+                   braking_quadriceps_share=iaa["braking_shares"].get("quadriceps", math.nan),
+                   superposition_error=float(iaa["superposition"]["relative_rms"]),
+                   muscle_propulsive_ns=float(iaa["muscle_propulsive_ns"]),
+                   grf_propulsive_ns=float(iaa["grf_propulsive_ns"]), n_stances=int(iaa["n_stances"]))
+    return row
 
 
 def write_csv(rows: list[dict], path: str | Path) -> Path:

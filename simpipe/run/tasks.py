@@ -29,6 +29,8 @@ from ..stages.ik import inverse_kinematics
 from ..stages.passive import passive_fiber_forces
 from ..stages.scale import scale_model
 from .cache import TaskCache
+from .muscle_tasks import TASKS as MUSCLE_TASKS
+from .muscle_tasks import filtered_grf
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +152,8 @@ def id_task(model_path: str, ik: dict, grf_mot: str, feet: dict, coordinates_hz:
     grf_used = grf_mot
     if grf_hz is not None:
         grf = _uniform(grf, grf_mot, feet)
-        rate = 1.0 / float(np.median(np.diff(grf.time)))
-        filtered = Table(grf.time, grf.labels, lowpass(grf.values, rate, grf_hz, order=filter_order))
+        # forces filtered inside contact only, CoP held (see filtered_grf)
+        filtered = filtered_grf(grf, feet, grf_hz)
         grf_used = str(work / "grf_filtered.mot")
         write_grf(filtered, grf_used)
         grf = filtered
@@ -161,7 +163,8 @@ def id_task(model_path: str, ik: dict, grf_mot: str, feet: dict, coordinates_hz:
     kin = differentiate(time, q, ik["coordinates"], None)
     res = inverse_dynamics(model_path, kin, grf_used, feet)
     return {"time": time, "coordinates": res.coordinates, "q": kin.q, "u": kin.u, "udot": kin.udot,
-            "tau": res.tau, "grf": _grf_at(grf, time, feet), "grf_mot": str(grf_used),
+            "tau": res.tau, "grf": _grf_at(grf, time, feet), "grf_mot": str(Path(grf_mot).absolute()),
+            "grf_mot_used": str(grf_used),
             "residual_coordinates": root_coordinates(model_path), "contacts": contacts}
 
 
@@ -200,7 +203,7 @@ def passive_task(model_path: str, ik: dict, muscles: list[str]) -> dict:
 
 
 TASKS = {"scale": scale_task, "variant": variant_task, "ik": ik_task, "id": id_task,
-         "joint_work": joint_work_task, "passive": passive_task}
+         "joint_work": joint_work_task, "passive": passive_task, **MUSCLE_TASKS}
 
 
 def execute(stage: str, key: str, cache_root: str, label: str, kwargs: dict) -> dict:
