@@ -51,7 +51,7 @@ def test_good_config_resolves_paths_against_the_file(folder):
     (lambda t: t.replace("  values: [0.6, 0.4]", "  values: []"), ["sweep.values"]),
     (lambda t: t.replace("model: {builtin: simpipe_run2d}", "model: {builtin: gait2392}"), ["model.builtin", "gait2392"]),
     (lambda t: t.replace("model: {builtin: simpipe_run2d}", "model: {}"), ["model", "exactly one"]),
-    (lambda t: t + "stages: [ik, muscles]\n", ["stages", "muscles", "known stages"]),
+    (lambda t: t + "stages: [ik, optimize]\n", ["stages", "optimize", "known stages"]),
     (lambda t: t + "stages: [joint_work]\n", ["joint_work", "needs"]),
     (lambda t: t.replace("output: out", ""), ["missing required key 'output'"]),
     (lambda t: t + "cluster: {n_workers: 0}\n", ["cluster.n_workers"]),

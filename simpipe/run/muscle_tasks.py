@@ -66,7 +66,7 @@ def filtered_grf(grf: Table, feet: dict, cutoff_hz: float | None) -> Table:
     Krosshaug & van den Bogert 2012, J Biomech 45:666). Two precautions:
     the filter rings around the step of foot strike, putting forces of
     either sign on a foot in the air, so the filtered forces and torques are
-    set to zero again wherever the unfiltered vertical force is zero (the
+    set to zero again wherever the unfiltered vertical force is below 1 N (the
     foot is off the ground); and the centre of pressure, undefined (written
     as 0) in the air, would be pulled toward the ground origin around foot
     strike and toe-off, so it is held at its nearest in-contact value before
@@ -79,7 +79,8 @@ def filtered_grf(grf: Table, feet: dict, cutoff_hz: float | None) -> Table:
     air = {}
     for side in feet:
         cop = [grf.labels.index(f"{side}_ground_force_p{a}") for a in "xyz"]
-        contact = np.abs(values[:, grf.labels.index(f"{side}_ground_force_vy")]) > 0
+        # > 1 N, not > 0: resampled or exported files carry round-off on a foot in the air
+        contact = np.abs(values[:, grf.labels.index(f"{side}_ground_force_vy")]) > 1.0
         values[:, cop] = _hold_outside(values[:, cop], contact)
         air[side] = ~contact
     values = lowpass(values, rate, cutoff_hz)

@@ -318,13 +318,13 @@ def _analyze(study, solution, muscles: list[str], actuators: list[str]) -> dict:
     if motion is None:
         raise StageError("MocoInverse problem has no PositionMotion to export the kinematics from")
     times = solution.getTimeMat()
-    kin = motion.exportToTable(osim.StdVectorDouble([float(t) for t in times]))
+    # Plain Python sequences, not osim.StdVector*: once another SWIG module
+    # (ezc3d) is loaded in the process, OpenSim's vector wrappers can be
+    # rejected by its own methods; sequences are converted by SWIG itself.
+    kin = motion.exportToTable([float(t) for t in times])
     solution.insertStatesTrajectory(kin, True)
-    paths = osim.StdVectorString()
-    for pattern in (".*\\|tendon_force", ".*\\|passive_fiber_force_along_tendon",
-                    ".*\\|normalized_fiber_length",
-                    ".*\\|activation", ".*reserve_.*\\|actuation", ".*residual_.*\\|actuation"):
-        paths.append(pattern)
+    paths = [".*\\|tendon_force", ".*\\|passive_fiber_force_along_tendon", ".*\\|normalized_fiber_length",
+             ".*\\|activation", ".*reserve_.*\\|actuation", ".*residual_.*\\|actuation"]
     table = study.analyze(solution, paths)
     out = {k: _output_columns(table, muscles, k) for k in
            ("tendon_force", "passive_fiber_force_along_tendon", "normalized_fiber_length", "activation")}
