@@ -7,6 +7,7 @@ coarse mesh (seconds each); the sweep over the whole trial is marked slow.
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,3 +246,23 @@ def test_whole_trial_sweep_moco_inverse(trial):
     assert _peak(results["off"][0], RF) == 0.0
     for variant, (_, iaa) in results.items():
         assert 0.0 <= iaa["shares"]["glute"] <= 1.0 and 0.0 <= iaa["shares"]["plantarflexors"] <= 1.0
+
+
+def test_moco_inverse_converts_other_muscle_classes_and_says_so(tmp_path):
+    """Millard2012 and Thelen2003 muscles become DeGrooteFregly2016 for MocoInverse."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from model3d import _assemble
+    from simpipe.stages.muscles import MuscleOptions, moco_model_processor, non_dgf_muscles
+    from simpipe.stages.osimutil import load_model
+
+    model = load_model(_assemble(tmp_path / "m3d.osim"))
+    before = non_dgf_muscles(model)
+    assert {"Millard2012EquilibriumMuscle", "Thelen2003Muscle"} <= set(before)
+    loads = tmp_path / "loads.xml"
+    loads.write_text('<?xml version="1.0"?><OpenSimDocument Version="40000"><ExternalLoads name="none">'
+                     '<objects/></ExternalLoads></OpenSimDocument>')
+    processed = moco_model_processor(model, loads, MuscleOptions()).process()
+    assert non_dgf_muscles(processed) == {}
+    assert processed.getMuscles().getSize() == model.getMuscles().getSize()

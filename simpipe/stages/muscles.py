@@ -271,15 +271,46 @@ def _window(time: np.ndarray, time_range) -> np.ndarray:
     return keep
 
 
-def _moco_inverse_study(model, kin_sto: Path, loads_xml: Path, t0: float, t1: float,
-                        options: MuscleOptions):
+def non_dgf_muscles(model) -> dict[str, list[str]]:
+    """Muscles that are not DeGrooteFregly2016Muscle, by class name."""
+    ms = model.getMuscles()
+    out: dict[str, list[str]] = {}
+    for i in range(ms.getSize()):
+        cls = ms.get(i).getConcreteClassName()
+        if cls != "DeGrooteFregly2016Muscle":
+            out.setdefault(cls, []).append(ms.get(i).getName())
+    return out
+
+
+def moco_model_processor(model, loads_xml: Path, options: MuscleOptions):
+    """The ModelProcessor of the MocoInverse problem.
+
+    Muscles of other classes (Millard2012, Thelen2003, ...) are converted to
+    DeGrooteFregly2016Muscle, whose smooth curves Moco needs
+    (DeGrooteFregly2016Muscle.replaceMuscles keeps the name, maximum force,
+    optimal fiber length, tendon slack length and pennation of each muscle);
+    :func:`solve_moco_inverse` logs and records the conversion.
+    """
     osim = opensim()
+    if non_dgf_muscles(model):
+        # replaceMuscles leaves DeGrooteFregly muscles as they are when allowed to
+        model = osim.Model(model)
+        model.finalizeConnections()
+        osim.DeGrooteFregly2016Muscle.replaceMuscles(model, True)
+        model.finalizeConnections()
     processor = osim.ModelProcessor(model)
     processor.append(osim.ModOpAddExternalLoads(str(loads_xml)))
     if options.tendon_compliance:
         processor.append(osim.ModOpTendonComplianceDynamicsModeDGF("implicit"))
     else:
         processor.append(osim.ModOpIgnoreTendonCompliance())
+    return processor
+
+
+def _moco_inverse_study(model, kin_sto: Path, loads_xml: Path, t0: float, t1: float,
+                        options: MuscleOptions):
+    osim = opensim()
+    processor = moco_model_processor(model, loads_xml, options)
     inverse = osim.MocoInverse()
     inverse.setModel(processor)
     table = osim.TableProcessor(str(kin_sto))
@@ -372,6 +403,11 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
     if coordinate_names(model) != list(coordinates):
         raise ModelError(f"{model_path}: coordinates {list(coordinates)} do not match the model's")
     muscles = muscle_names(model)
+    converted = non_dgf_muscles(model)
+    if converted:
+        log.warning("%s: MocoInverse converts %s to DeGrooteFregly2016Muscle (Moco needs smooth "
+                    "muscle curves); the variant's property was set on the original class",
+                    model_path, {k: len(v) for k, v in converted.items()})
     with _stdout_to(work / "moco_inverse.log"):
         inverse, study = _moco_inverse_study(model, kin_sto, loads, float(t[0]), float(t[-1]), options)
         start = _time.perf_counter()
@@ -392,7 +428,7 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
         actuator_kinds=[a[2] for a in acts], actuator_force=outs["actuator_force"],
         method="moco_inverse", success=success, status=status,
         iterations=int(solution.getNumIterations()), objective=float(solution.getObjective()),
-        wall_s=wall, extra={"mesh_interval": options.mesh_interval})
+        wall_s=wall, extra={"mesh_interval": options.mesh_interval, "converted_to_dgf": converted})
 
 
 # --- static optimization with passive forces -----------------------------------
