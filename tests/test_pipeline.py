@@ -223,3 +223,7 @@ def test_muscle_level_stages_run_per_trial_and_variant(tmp_path):
             assert 0 <= r["plantarflexor_share"] <= 1 and r["superposition_error"] < 0.10
     with h5py.File(res.results_path, "r") as f:
         assert "com_acc" in f["subjects/subject01/trials/run_01/variants/x2.00/iaa"]
+    from simpipe.report import write_report
+
+    html = write_report(res.results_path.parent).read_text()
+    assert "Induced fore-aft accelerations" in html

@@ -75,6 +75,14 @@ def read_induced(data: StudyData, trial: TrialData, variant: str) -> Induced | N
     group = data.h5[vt.group]
     for name in IAA_GROUPS:
         g = group.get(name)
+        if g is not None and all(k in g for k in ("time", "sources", "com_acc")):
+            # simpipe's iaa stage: com_acc (n, sources, [fore-aft, vertical])
+            time = g["time"][()]
+            measured = g.get("superposition/measured")
+            measured = measured[()] if measured is not None else None
+            if measured is not None:
+                measured = measured[:, 0] if measured.ndim == 2 and len(measured) == len(time) else None
+            return Induced(time, read_strings(g["sources"]), g["com_acc"][()][:, :, 0], measured)
         if g is not None and all(k in g for k in ("time", "forces", "fore_aft")):
             measured = g["measured_fore_aft"][()] if "measured_fore_aft" in g else None
             return Induced(g["time"][()], read_strings(g["forces"]), np.atleast_2d(g["fore_aft"][()]), measured)
