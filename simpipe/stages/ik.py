@@ -54,18 +54,15 @@ class IKResult:
 
 
 def _marker_table(markers: Markers, names: list[str]):
+    """The named markers as an OpenSim TimeSeriesTableVec3 (built in one call)."""
     osim = opensim()
-    table = osim.TimeSeriesTableVec3()
-    table.setColumnLabels(names)
     cols = [markers.names.index(n) for n in names]
-    for k, t in enumerate(markers.time):
-        row = osim.RowVectorVec3(len(names))
-        for j, c in enumerate(cols):
-            x, y, z = markers.xyz[k, c]
-            row[j] = osim.Vec3(float(x), float(y), float(z))
-        table.appendRow(float(t), row)
-    table.addTableMetaDataString("Units", "m")
-    return table
+    flat = np.ascontiguousarray(markers.xyz[:, cols, :], dtype=float).reshape(len(markers.time), 3 * len(cols))
+    labels = [f"{n}_{axis}" for n in names for axis in "123"]
+    table = osim.TimeSeriesTable([float(t) for t in markers.time], osim.Matrix.createFromMat(flat), labels)
+    packed = table.packVec3()
+    packed.addTableMetaDataString("Units", "m")
+    return packed
 
 
 def tracked_markers(model_markers: list[str], markers: Markers, weights: dict[str, float],
