@@ -31,22 +31,13 @@ def need_example():
         pytest.skip(f"example data not built yet: {', '.join(str(p) for p in missing)}")
 
 
-def quickstart_copy(folder: Path, cluster: dict | None = None, replace: dict | None = None) -> Path:
-    """Write the quickstart config into ``folder`` with absolute paths.
+def quickstart_config(replace: dict | None = None) -> dict:
+    """The quickstart config as a dict, its input paths absolute (into :data:`EXAMPLE`).
 
     Parameters
     ----------
-    folder : Path
-        Gets ``study.yaml``; the study's output is ``folder / "out"``.
-    cluster : dict, optional
-        Replaces the ``cluster`` block.
     replace : dict, optional
         Input path (as in the quickstart, absolute) -> path to use instead.
-
-    Returns
-    -------
-    Path
-        The new study YAML.
     """
     raw = yaml.safe_load(QUICKSTART.read_text())
     base = QUICKSTART.parent
@@ -62,6 +53,27 @@ def quickstart_copy(folder: Path, cluster: dict | None = None, replace: dict | N
         subj["static"] = absolute(subj["static"])
         for trial in subj["trials"]:
             trial["markers"], trial["grf"] = absolute(trial["markers"]), absolute(trial["grf"])
+    return raw
+
+
+def quickstart_copy(folder: Path, cluster: dict | None = None, replace: dict | None = None) -> Path:
+    """Write the quickstart config into ``folder`` with absolute paths.
+
+    Parameters
+    ----------
+    folder : Path
+        Gets ``study.yaml``; the study's output is ``folder / "out"``.
+    cluster : dict, optional
+        Replaces the ``cluster`` block.
+    replace : dict, optional
+        See :func:`quickstart_config`.
+
+    Returns
+    -------
+    Path
+        The new study YAML.
+    """
+    raw = quickstart_config(replace)
     raw["output"] = str(folder / "out")
     if cluster is not None:
         raw["cluster"] = cluster

@@ -143,11 +143,8 @@ def _kill_a_busy_worker(client, cache_root: Path, min_done: int, killed: list) -
         time.sleep(0.1)
 
 
-def test_killed_worker_the_study_still_completes_identically(tmp_path, tmp_path_factory, monkeypatch):
-    import simpipe.run.study as study_mod
-
-    _, reference, _ = reference_run(tmp_path_factory)
-    cfg = quickstart_copy(tmp_path, LOCAL)
+def _kill_a_worker_during_runs(monkeypatch, study_mod, cache_root) -> list:
+    """Make every study run start a thread that SIGKILLs a busy worker; returns its record."""
     killed: list = []
     real_make_client = study_mod.make_client
 
@@ -155,10 +152,19 @@ def test_killed_worker_the_study_still_completes_identically(tmp_path, tmp_path_
     def make_client_with_a_killer(spec, *args):
         with real_make_client(spec, *args) as client:
             threading.Thread(target=_kill_a_busy_worker, daemon=True,
-                             args=(client, tmp_path / "out" / "cache", 3, killed)).start()
+                             args=(client, cache_root, 3, killed)).start()
             yield client
 
     monkeypatch.setattr(study_mod, "make_client", make_client_with_a_killer)
+    return killed
+
+
+def test_killed_worker_the_study_still_completes_identically(tmp_path, tmp_path_factory, monkeypatch):
+    import simpipe.run.study as study_mod
+
+    _, reference, _ = reference_run(tmp_path_factory)
+    cfg = quickstart_copy(tmp_path, LOCAL)
+    killed = _kill_a_worker_during_runs(monkeypatch, study_mod, tmp_path / "out" / "cache")
     res = study_mod.run_study(cfg)
     assert killed, "no worker was killed: the study ended first"
     assert not res.outcome.failed, res.outcome.failed
@@ -222,17 +228,7 @@ def test_task_whose_workers_keep_dying_is_reported_and_a_rerun_completes(tmp_pat
 
     _, reference, _ = reference_run(tmp_path_factory)
     cfg = quickstart_copy(tmp_path, LOCAL)
-    killed: list = []
-    real_make_client = study_mod.make_client
-
-    @contextlib.contextmanager
-    def make_client_with_a_killer(spec, *args):
-        with real_make_client(spec, *args) as client:
-            threading.Thread(target=_kill_a_busy_worker, daemon=True,
-                             args=(client, tmp_path / "out" / "cache", 3, killed)).start()
-            yield client
-
-    monkeypatch.setattr(study_mod, "make_client", make_client_with_a_killer)
+    killed = _kill_a_worker_during_runs(monkeypatch, study_mod, tmp_path / "out" / "cache")
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         first = study_mod.run_study(cfg)
     assert killed

@@ -19,6 +19,7 @@ from simpipe.io.trc import read_trc, write_trc
 from simpipe.run.tasks import id_task, ik_task, scale_task
 from simpipe.run.study import run_study
 
+from _study import quickstart_config
 from conftest import EXAMPLE, MODEL, REPO
 
 FEET = {"r": "calcn_r", "l": "calcn_l"}
@@ -111,12 +112,7 @@ def test_id_recovers_generated_generalized_forces(scaled, gt, tmp_path, trial):
 
 
 def _config(tmp_path, values, stages=None, **extra):
-    cfg = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
-    for subj in cfg["subjects"]:
-        subj["static"] = str(EXAMPLE / "static.trc")
-        for t in subj["trials"]:
-            t["markers"] = str(EXAMPLE / f"{t['id']}.trc")
-            t["grf"] = str(EXAMPLE / f"{t['id']}_grf.mot")
+    cfg = quickstart_config()
     cfg["sweep"]["values"] = values
     cfg["output"] = str(tmp_path / "out")
     if stages:

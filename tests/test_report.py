@@ -32,6 +32,7 @@ from simpipe.report.optional import assign_groups
 from simpipe.report.tables import RESIDUAL_EDGE_S
 from simpipe.run.summary import COLUMNS, write_csv
 
+from _study import quickstart_config
 from conftest import EXAMPLE, MODEL, REPO
 
 COORDS = ["pelvis_tilt", "pelvis_tx", "pelvis_ty", "lumbar_extension", "hip_flexion_r", "knee_angle_r",
@@ -477,12 +478,9 @@ def real(tmp_path_factory):
     from simpipe.run.study import run_study
 
     tmp = tmp_path_factory.mktemp("real")
-    cfg = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
+    cfg = quickstart_config()
     for subj in cfg["subjects"]:
-        subj["static"] = str(EXAMPLE / "static.trc")
         for t in subj["trials"]:
-            t["markers"] = str(EXAMPLE / f"{t['id']}.trc")
-            t["grf"] = str(EXAMPLE / f"{t['id']}_grf.mot")
             t["time_range"] = [0.0, 0.5]
         subj["trials"][-1]["grf"] = str(_short_grf(EXAMPLE / "run_02_grf.mot", tmp / "run_02_short_grf.mot"))
     cfg["sweep"]["values"] = [0.6, 0.3]

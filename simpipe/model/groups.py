@@ -9,21 +9,14 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from ..config import BUILTIN_GROUPS
 from ..errors import ConfigError, ModelError
 from ..stages.osimutil import opensim as _opensim
 
 osim = _opensim()  # quiet logger, no opensim.log in the working directory
 
-DEFAULT_GROUPS: dict[str, list[str]] = {
-    "glute": ["glut_max_*"],
-    "plantarflexors": ["soleus_*", "gastroc_*"],
-    "rectus_femoris": ["rect_fem_*"],
-    "quadriceps": ["rect_fem_*", "vasti_*"],
-    "hamstrings": ["hamstrings_*", "bifemsh_*"],
-    "hip_flexors": ["iliopsoas_*"],
-    "dorsiflexors": ["tib_ant_*"],
-}
-"""Groups of the built-in model ``simpipe_run2d``."""
+#: Groups of the built-in model ``simpipe_run2d`` (one table, kept in the config module).
+DEFAULT_GROUPS: dict[str, list[str]] = BUILTIN_GROUPS
 
 
 def model_muscle_names(model_path: str | Path) -> list[str]:

@@ -17,8 +17,7 @@ import numpy as np
 from .. import __version__
 from ..analysis.phases import stance_phases
 from ..analysis.work import joint_work
-from ..data import Markers, Table
-from ..errors import InputError
+from ..data import Table
 from ..io.c3d import convert_c3d
 from ..io.filtering import lowpass, resample
 from ..io.grf import check_grf_covers, read_grf, resample_grf, write_grf
@@ -26,6 +25,7 @@ from ..io.sto import write_sto
 from ..io.trc import read_trc
 from ..stages.id import Kinematics, differentiate, inverse_dynamics
 from ..stages.ik import inverse_kinematics
+from ..stages.ik_parallel import load_trial_markers
 from ..stages.passive import passive_fiber_forces
 from ..stages.scale import scale_model
 from .cache import TaskCache
@@ -33,14 +33,6 @@ from .muscle_tasks import TASKS as MUSCLE_TASKS
 from .muscle_tasks import filtered_grf
 
 log = logging.getLogger(__name__)
-
-
-def _filtered_markers(markers: Markers, cutoff_hz: float | None, order: int = 4) -> Markers:
-    if cutoff_hz is None:
-        return markers
-    n, m, _ = markers.xyz.shape
-    flat = lowpass(markers.xyz.reshape(n, m * 3), markers.rate, cutoff_hz, order=order)
-    return Markers(markers.time, markers.names, flat.reshape(n, m, 3))
 
 
 def _c3d_files(path: str, work: Path, c3d: dict, max_gap_frames: int, forces: bool,
@@ -86,14 +78,7 @@ def ik_task(model_path: str, trc: str, weights: dict, accuracy: float, markers_h
     if c3d is not None:
         trc = str(_c3d_files(trc, Path(work_dir), dict(c3d, time_range=time_range), max_gap_frames,
                              forces=False).trc)
-    markers = read_trc(trc, max_gap_frames)
-    if time_range is not None:
-        keep = (markers.time >= time_range[0]) & (markers.time <= time_range[1])
-        if keep.sum() < 10:
-            raise InputError(trc, f"time_range {list(time_range)} keeps {keep.sum()} frames "
-                                  f"of {markers.time[0]:.3f}-{markers.time[-1]:.3f} s")
-        markers = Markers(markers.time[keep], markers.names, markers.xyz[keep])
-    markers = _filtered_markers(markers, markers_hz, filter_order)
+    markers = load_trial_markers(trc, time_range, markers_hz, max_gap_frames, filter_order)
     res = inverse_kinematics(model_path, markers, weights, accuracy, source=trc)
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)

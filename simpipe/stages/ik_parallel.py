@@ -183,7 +183,8 @@ def inverse_kinematics_chunked(model_path: str | Path, markers: Markers, chunk_f
     return join_chunks([solve_chunk(model_path, markers, c, weights, accuracy, source) for c in chunks])
 
 
-def load_trial_markers(trc: str | Path, time_range=None, markers_hz: float | None = None) -> Markers:
+def load_trial_markers(trc: str | Path, time_range=None, markers_hz: float | None = None,
+                       max_gap_frames: int = 10, filter_order: int = 4) -> Markers:
     """Read a trial, keep its time range and low-pass its markers.
 
     Filtering is applied to the whole (cut) trial before it is split, so every
@@ -195,12 +196,16 @@ def load_trial_markers(trc: str | Path, time_range=None, markers_hz: float | Non
     time_range : (float, float) or None
     markers_hz : float or None
         Zero-lag Butterworth cut-off of the markers.
+    max_gap_frames : int
+        Longest NaN gap that :func:`~simpipe.io.trc.read_trc` interpolates.
+    filter_order : int
+        Butterworth order.
 
     Returns
     -------
     Markers
     """
-    markers = read_trc(trc)
+    markers = read_trc(trc, max_gap_frames)
     if time_range is not None:
         keep = (markers.time >= time_range[0]) & (markers.time <= time_range[1])
         if keep.sum() < 10:
@@ -210,7 +215,7 @@ def load_trial_markers(trc: str | Path, time_range=None, markers_hz: float | Non
     if markers_hz is None:
         return markers
     n, m, _ = markers.xyz.shape
-    flat = lowpass(markers.xyz.reshape(n, m * 3), markers.rate, markers_hz)
+    flat = lowpass(markers.xyz.reshape(n, m * 3), markers.rate, markers_hz, order=filter_order)
     return Markers(markers.time, markers.names, flat.reshape(n, m, 3))
 
 
