@@ -29,7 +29,9 @@ from simpipe.io.store import read_summary, write_results
 from simpipe.report import write_report
 from simpipe.report.curves import PERCENT, normalize_stance
 from simpipe.report.optional import assign_groups
-from simpipe.report.tables import RESIDUAL_EDGE_S
+from simpipe.analysis.quality import Thresholds
+
+RESIDUAL_EDGE_S = Thresholds().edge_s
 from simpipe.run.summary import COLUMNS, write_csv
 
 from _study import quickstart_config

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import math
+
+import numpy as np
 from pathlib import Path
 
 from ..stages.osimutil import opensim as _opensim
@@ -351,9 +353,36 @@ def musculotendon_lengths(model_path: str | Path, poses: list[dict[str, float]],
     return out
 
 
+def reference_cycle_poses(side: str = "r", samples: int = 100) -> list[dict[str, float]]:
+    """Poses (rad) of one leg over the reference running gait cycle.
+
+    Parameters
+    ----------
+    side : {'r', 'l'}
+    samples : int
+        Evenly spaced phases over one cycle (0 = that leg's foot strike).
+
+    Returns
+    -------
+    list of dict
+        ``{'hip_flexion_<side>': ..., 'knee_angle_<side>': ..., 'ankle_angle_<side>': ...}``.
+
+    Notes
+    -----
+    The cycle is :mod:`simpipe.example.trajectories` (running at about
+    3.5 m/s shaped on Novacheck 1998 and Hamner & Delp 2013), the motion
+    this model is built to simulate.
+    """
+    from simpipe.example import trajectories
+
+    shift = 0.0 if side == "r" else 0.5
+    phases = shift + np.arange(samples) / samples
+    return [{f"{joint}_{side}": float(trajectories.joint_angles(phase, f"{joint}_{side}"))
+             for joint in ("hip_flexion", "knee_angle", "ankle_angle")} for phase in phases]
+
+
 def calibrate_tendon_slack_lengths(model_path: str | Path, side: str = "r",
-                                   lower: float = 0.55,
-                                   upper: float = 1.55) -> dict[str, float]:
+                                   upper: float = P.FIBER_LENGTH_UPPER) -> dict[str, float]:
     """Tendon slack lengths that keep passive fibers in range over running.
 
     Parameters
@@ -361,9 +390,9 @@ def calibrate_tendon_slack_lengths(model_path: str | Path, side: str = "r",
     model_path : str or Path
         A model built from :mod:`simpipe.model.parameters` (any slack lengths).
     side : {'r', 'l'}
-    lower, upper : float
-        Smallest and largest normalized fiber length wanted over
-        :func:`running_poses` (rigid tendon).
+    upper : float
+        Largest normalized fiber length wanted over the reference running
+        cycle (:func:`reference_cycle_poses`, rigid tendon).
 
     Returns
     -------
@@ -375,21 +404,23 @@ def calibrate_tendon_slack_lengths(model_path: str | Path, side: str = "r",
     With a rigid tendon and constant fiber thickness (as in the De Groote et
     al. 2016 model), the fiber length is ``sqrt((lmt - lts)^2 + (lopt sin a0)^2)``.
     The slack length centres the normalized fiber-length range over the
-    running poses on 1.0, or, where the range is too wide for that, puts its
-    top at ``upper`` (its bottom at ``lower`` if it is wider still; the
-    tendon's stretch under passive force then lowers the top).
+    reference cycle on 1.0, or, where the range is wider than
+    ``2 (upper - 1)``, puts its top at ``upper``: passive force stays below
+    about 12 % of the peak isometric force in running (a rigid tendon has no
+    stretch to take up), at the price of short fibers (little active force)
+    at the other end of the range, which for the biarticular muscles falls
+    in swing.
     """
     specs = P.muscle_specs()
     names = [f"{s.name}_{side}" for s in specs]
-    lengths = musculotendon_lengths(model_path, running_poses(side), names)
+    lengths = musculotendon_lengths(model_path, reference_cycle_poses(side), names)
     out = {}
     for spec, name in zip(specs, names):
         lmt = lengths[name]
         lo_, hi_ = min(lmt), max(lmt)
         h = spec.optimal_fiber_length * math.sin(spec.pennation_angle)
-        along = lambda n: math.sqrt(max((n * spec.optimal_fiber_length) ** 2 - h ** 2, 0))
         span = (hi_ - lo_) / spec.optimal_fiber_length
         top = min(1.0 + span / 2.0, upper)
-        top = max(top, lower + span)
-        out[spec.name] = round(hi_ - along(top), 3)
+        along = math.sqrt(max((top * spec.optimal_fiber_length) ** 2 - h ** 2, 0.0))
+        out[spec.name] = round(hi_ - along, 3)
     return out

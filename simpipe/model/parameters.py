@@ -194,11 +194,17 @@ SOLEUS_OPTIMAL_FIBER_LENGTH = Geometry(
     0.050, "OpenSim gait2392 model (Delp's 3.0 cm cannot span the ankle's "
            "running range of motion within 0.5-1.6 optimal lengths)")
 
+FIBER_LENGTH_UPPER = 1.3
+"""Largest normalized fiber length over the reference running cycle (rigid
+tendons): the DeGroote-Fregly passive force there is about 12 % of the peak
+isometric force (strain 0.6 at one normalized force)."""
+
 TENDON_SLACK_LENGTH_RULE = (
     "calibrated for this model's paths: with a rigid tendon, the normalized fiber "
-    "length over the running poses of simpipe.model.builder.running_poses() is "
-    "centred on 1.0, or where that range is too wide, its top is put at 1.55 "
-    "(simpipe.model.builder.calibrate_tendon_slack_lengths)")
+    "length over the reference running cycle (simpipe.model.builder."
+    "reference_cycle_poses(), from simpipe.example.trajectories) is centred on 1.0, "
+    f"or where that range is wider than {2 * (FIBER_LENGTH_UPPER - 1):.1f}, its top is "
+    f"put at {FIBER_LENGTH_UPPER} (simpipe.model.builder.calibrate_tendon_slack_lengths)")
 
 
 @dataclass(frozen=True)
@@ -331,15 +337,15 @@ MUSCLE_PATHS: dict[str, tuple[tuple[PathPointSpec, ...], tuple[str, ...]]] = {
 """Path points (origin first). Bodies as in :data:`WRAP_CYLINDERS`."""
 
 TENDON_SLACK_LENGTHS: dict[str, float] = {
-    "glut_max": 0.076,
-    "hamstrings": 0.311,
-    "bifemsh": 0.057,
-    "iliopsoas": 0.081,
-    "rect_fem": 0.472,
-    "vasti": 0.261,
-    "gastroc": 0.408,
-    "soleus": 0.260,
-    "tib_ant": 0.249,
+    "glut_max": 0.073,
+    "hamstrings": 0.333,
+    "bifemsh": 0.062,
+    "iliopsoas": 0.086,
+    "rect_fem": 0.482,
+    "vasti": 0.259,
+    "gastroc": 0.425,
+    "soleus": 0.277,
+    "tib_ant": 0.244,
 }
 """Tendon slack lengths (m); see :data:`TENDON_SLACK_LENGTH_RULE`."""
 

@@ -18,24 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..analysis import quality as Q
 from .data import StudyData, TrialData
 
-#: IK marker error limits (mm): RMS < 20 mm, max < 40 mm (Hicks et al. 2015).
-MARKER_RMS_MM = 20.0
-MARKER_MAX_MM = 40.0
 #: Static-trial (scaling) RMS marker error limit (mm) (Hicks et al. 2015).
 STATIC_RMS_MM = 10.0
-#: Residual force limits (N): peak < 10-25 N, RMS < 5-15 N; flagged above the upper bound.
-RESIDUAL_FORCE_PEAK_N = (10.0, 25.0)
-RESIDUAL_FORCE_RMS_N = (5.0, 15.0)
-#: Residual moment limit (N m): peak < 75 N m.
-RESIDUAL_MOMENT_PEAK_NM = 75.0
-#: Coordinates of the root (pelvis) joint whose generalized forces are residuals.
-RESIDUAL_FORCES = ("pelvis_tx", "pelvis_ty", "pelvis_tz")
-RESIDUAL_MOMENTS = ("pelvis_tilt", "pelvis_list", "pelvis_rotation")
-#: Seconds left out at each end of a trial for residuals: filtering and spline
-#: differentiation put spikes at the edges (see shared/FACTS.md, "Quirks").
-RESIDUAL_EDGE_S = 0.05
 #: Longest per-row table shown in full (the CSV holds everything).
 MAX_ROWS = 400
 
@@ -182,48 +169,34 @@ def summary_table(data: StudyData) -> Table:
                  note=note)
 
 
-def _marker_errors(data: StudyData, trial: TrialData) -> tuple[float, float]:
-    for r in data.summary:
-        if (r["subject"], r["trial"]) == (trial.subject, trial.trial) and not math.isnan(r["marker_rms_mm"]):
-            return float(r["marker_rms_mm"]), float(r["marker_max_mm"])
-    if trial.marker_error is None:
-        return math.nan, math.nan
-    err = trial.marker_error.values
-    return float(np.mean(np.sqrt(np.mean(err ** 2, axis=1))) * 1000), float(np.max(err) * 1000)
+def thresholds(data: StudyData) -> Q.Thresholds:
+    """The study's quality limits: its config's ``qc`` block, else Hicks et al. (2015)."""
+    qc = getattr(data.study, "qc", None) if data.study is not None else None
+    return Q.Thresholds.from_config(qc)
 
 
-def residual_window(time: np.ndarray) -> np.ndarray:
-    """Frames used for residuals: all but :data:`RESIDUAL_EDGE_S` at each end (all, for short trials)."""
-    keep = (time >= time[0] + RESIDUAL_EDGE_S) & (time <= time[-1] - RESIDUAL_EDGE_S)
-    return keep if keep.sum() >= max(3, time.size // 2) else np.ones(time.shape, bool)
+def trial_metrics(data: StudyData, trial: TrialData, limits: Q.Thresholds) -> dict[str, float]:
+    """Marker and residual metrics of one trial, as summary.csv holds them.
 
-
-def residuals(trial: TrialData) -> dict:
-    """RMS and peak (max |.|) of the pelvis residual forces and moments.
-
-    Parameters
-    ----------
-    trial : TrialData
-
-    Returns
-    -------
-    dict
-        ``force_rms_n, force_peak_n, moment_rms_nm, moment_peak_nm``: the
-        largest over the residual coordinates present (NaN if none or no
-        ID), over the frames of :func:`residual_window`.
+    The summary's quality columns (written by :mod:`simpipe.analysis.quality`
+    during the run, from the model's own root joint) are used where they hold
+    a number; the others (results of older runs) are measured here from the
+    stored IK and ID with the same code.
     """
-    out = dict.fromkeys(("force_rms_n", "force_peak_n", "moment_rms_nm", "moment_peak_nm"), math.nan)
-    if trial.kinetics is None:
-        return out
-    tau = trial.kinetics.tau
-    keep = residual_window(tau.time)
-    for kind, names in (("force", RESIDUAL_FORCES), ("moment", RESIDUAL_MOMENTS)):
-        cols = [tau.column(n)[keep] for n in names if n in tau.names]
-        if cols:
-            unit = "n" if kind == "force" else "nm"
-            out[f"{kind}_rms_{unit}"] = float(max(np.sqrt(np.mean(c ** 2)) for c in cols))
-            out[f"{kind}_peak_{unit}"] = float(max(np.max(np.abs(c)) for c in cols))
-    return out
+    keys = Q.MARKER_CHECKS + Q.RESIDUAL_CHECKS
+    err = None if trial.marker_error is None else trial.marker_error.values
+    metrics = Q.marker_metrics(err)
+    id_result = None
+    if trial.kinetics is not None:
+        tau = trial.kinetics.tau
+        id_result = {"time": tau.time, "coordinates": list(tau.names), "tau": tau.values}
+    metrics.update(Q.residual_metrics(id_result, limits.edge_s))
+    row = next((r for r in data.summary if (r["subject"], r["trial"]) == (trial.subject, trial.trial)), {})
+    for k in keys:
+        value = row.get(k)
+        if value is not None and not math.isnan(float(value)):
+            metrics[k] = float(value)
+    return metrics
 
 
 def _flag(ok: bool | None, why: str) -> str:
@@ -232,43 +205,50 @@ def _flag(ok: bool | None, why: str) -> str:
     return "pass" if ok else f"flag: {why}"
 
 
+def _verdict(checks: list[Q.Check], names: tuple[str, ...]) -> str:
+    state = Q.verdict(checks, names)
+    failed = [c.describe() for c in checks if c.name in names and c.passed is False]
+    return f"flag: {'; '.join(failed)}" if state == "flag" else state
+
+
 def quality_rows(data: StudyData) -> list[dict]:
-    """Per trial: marker errors and pelvis residuals with a pass/flag verdict each."""
+    """Per trial: marker errors and root residuals with a pass/flag verdict each."""
+    limits = thresholds(data)
     rows = []
     for trial in data.trials:
-        rms, mx = _marker_errors(data, trial)
-        res = residuals(trial)
-        marker_ok = None if math.isnan(rms) else (rms < MARKER_RMS_MM and mx < MARKER_MAX_MM)
-        force_ok = None if math.isnan(res["force_peak_n"]) else (
-            res["force_peak_n"] < RESIDUAL_FORCE_PEAK_N[1] and res["force_rms_n"] < RESIDUAL_FORCE_RMS_N[1])
-        moment_ok = None if math.isnan(res["moment_peak_nm"]) else res["moment_peak_nm"] < RESIDUAL_MOMENT_PEAK_NM
-        residual_ok = None if force_ok is None and moment_ok is None else (force_ok is not False
-                                                                          and moment_ok is not False)
-        rows.append({"subject": trial.subject, "trial": trial.trial, "marker_rms_mm": rms, "marker_max_mm": mx,
-                     "markers": _flag(marker_ok, f"RMS ≥ {MARKER_RMS_MM:g} or max ≥ {MARKER_MAX_MM:g} mm"),
-                     **res, "residuals": _flag(residual_ok, "above the Hicks 2015 limits")})
+        m = trial_metrics(data, trial, limits)
+        checks = Q.trial_checks(m, limits)
+        rows.append({"subject": trial.subject, "trial": trial.trial,
+                     "marker_rms_mm": m["marker_rms_mm"], "marker_max_mm": m["marker_max_mm"],
+                     "markers": _verdict(checks, Q.MARKER_CHECKS),
+                     "force_rms_n": m["residual_force_rms_n"], "force_peak_n": m["residual_force_peak_n"],
+                     "moment_rms_nm": m["residual_moment_rms_nm"],
+                     "moment_peak_nm": m["residual_moment_peak_nm"],
+                     "residuals": _verdict(checks, Q.RESIDUAL_CHECKS)})
     return rows
 
 
 def quality_table(data: StudyData) -> Table:
     """The quality table (see :func:`quality_rows`)."""
+    t = thresholds(data)
+    moment_rms = f", RMS < {t.residual_moment_rms_nm:g} N m" if t.residual_moment_rms_nm else ""
     cols = [Column("subject", "subject"), Column("trial", "trial"),
             Column("marker_rms_mm", "marker RMS (mm)", 1), Column("marker_max_mm", "marker max (mm)", 1),
-            Column("markers", f"markers (RMS < {MARKER_RMS_MM:g}, max < {MARKER_MAX_MM:g} mm)"),
-            Column("force_rms_n", "pelvis residual force RMS (N)", 1),
-            Column("force_peak_n", "pelvis residual force peak (N)", 1),
-            Column("moment_rms_nm", "pelvis residual moment RMS (N m)", 1),
-            Column("moment_peak_nm", "pelvis residual moment peak (N m)", 1),
-            Column("residuals", f"residuals (force peak < {RESIDUAL_FORCE_PEAK_N[0]:g}–"
-                                f"{RESIDUAL_FORCE_PEAK_N[1]:g} N, RMS < {RESIDUAL_FORCE_RMS_N[1]:g} N; "
-                                f"moment peak < {RESIDUAL_MOMENT_PEAK_NM:g} N m)")]
+            Column("markers", f"markers (RMS < {t.marker_rms_mm:g}, max < {t.marker_max_mm:g} mm)"),
+            Column("force_rms_n", "residual force RMS (N)", 1),
+            Column("force_peak_n", "residual force peak (N)", 1),
+            Column("moment_rms_nm", "residual moment RMS (N m)", 1),
+            Column("moment_peak_nm", "residual moment peak (N m)", 1),
+            Column("residuals", f"residuals (force peak < {t.residual_force_peak_n:g} N, RMS < "
+                                f"{t.residual_force_rms_n:g} N; moment peak < "
+                                f"{t.residual_moment_peak_nm:g} N m{moment_rms})")]
     note = ("Marker errors: IK over the whole trial (RMS: mean over frames of the RMS over markers). "
-            "Residuals: the ID generalized forces of the pelvis coordinates "
-            f"({', '.join(RESIDUAL_FORCES + RESIDUAL_MOMENTS)}, those present), largest over them, over the "
-            f"trial without its first and last {RESIDUAL_EDGE_S:g} s (filter edge effects). "
-            f"A force is flagged above the upper bound {RESIDUAL_FORCE_PEAK_N[1]:g} N; the lower bound "
-            f"{RESIDUAL_FORCE_PEAK_N[0]:g} N suits smaller subjects. Thresholds: Hicks et al. (2015), "
-            "J Biomech Eng 137:020905.")
+            "Residuals: the ID generalized forces of the model's root joint (translations: forces, "
+            "rotations: moments), largest over its axes, over the trial without its first and last "
+            f"{t.edge_s:g} s (filter edge effects). Limits: the study's qc block; by default the upper "
+            "bounds of Hicks et al. (2015), J Biomech Eng 137:020905 (residual force peak 10-25 N, "
+            "RMS 5-15 N; the lower bounds suit smaller subjects). The same numbers are summary.csv's "
+            "marker_* and residual_* columns.")
     return Table("quality-table", cols, quality_rows(data), caption="Quality per trial",
                  note=note, status_keys=("markers", "residuals"))
 
