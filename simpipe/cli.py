@@ -1,4 +1,4 @@
-"""Command line: ``simpipe run | status | report | model build | example build``."""
+"""Command line: ``simpipe run | status | report | compare | model build | example build``."""
 
 from __future__ import annotations
 
@@ -88,6 +88,35 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _output_folder(path: Path) -> Path:
+    """A study's output folder, given the folder or the study's YAML file."""
+    from .config import load_study
+
+    return load_study(path, check_files=False)[0].output if path.is_file() else path
+
+
+def _cmd_compare(args) -> int:
+    from .analysis.compare import MAX_RMS_Z, compare_outputs, format_comparison, write_compare_csv, \
+        write_compare_json
+    from .report.compare_figure import write_compare_figures
+
+    athlete, baselines = _output_folder(args.athlete), _output_folder(args.baselines)
+    features = [f for item in args.features or [] for f in item.split(",") if f] or None
+    cmp = compare_outputs(athlete, baselines, features,
+                          max_rms_z=MAX_RMS_Z if args.max_rms_z is None else args.max_rms_z)
+    out = args.out if args.out is not None else athlete / "compare"
+    out.mkdir(parents=True, exist_ok=True)
+    print(format_comparison(cmp))
+    print(f"\ntable:   {write_compare_csv(cmp, out / 'compare.csv')}")
+    print(f"json:    {write_compare_json(cmp, out / 'compare.json')}")
+    written = write_compare_figures(cmp, athlete, baselines, out)
+    for path in written:
+        print(f"{'figure:' if path.suffix in ('.png', '.svg') else 'curves:'}  {path}")
+    if not any(p.name.startswith("compare_curves") for p in written):
+        print("no curves over stance: results.h5 with kinematics and moments is missing in one of the outputs")
+    return 0
+
+
 def _cmd_model_build(args) -> int:
     from .model.builder import build_model
 
@@ -124,6 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write <out>/report/report.html (figures, quality, provenance)")
     report.add_argument("out", type=Path, help="the study's output folder (or its YAML file)")
     report.set_defaults(func=_cmd_report)
+    compare = sub.add_parser("compare", help="place athlete trials on the stiffness axis of a baseline family",
+                             description="Writes compare.csv, compare.json and figures into --out "
+                                         "(default <athlete_out>/compare).")
+    compare.add_argument("athlete", type=Path, help="the athletes' study output folder (or its YAML file)")
+    compare.add_argument("baselines", type=Path, help="the baseline family's output folder (or its YAML file)")
+    compare.add_argument("--out", type=Path, default=None, help="output folder (default <athlete>/compare)")
+    compare.add_argument("--features", nargs="+", default=None, metavar="COLUMN",
+                         help="summary columns to compare (default: peak hip extension, anterior pelvic tilt, "
+                              "lumbar extension, glute and plantar-flexor shares)")
+    compare.add_argument("--max-rms-z", type=float, default=None,
+                         help="a trial further than this from the whole family (RMS standardized units "
+                              "per feature) is reported as off the family (default 3)")
+    compare.set_defaults(func=_cmd_compare)
     model = sub.add_parser("model", help="built-in models")
     msub = model.add_subparsers(dest="action", required=True)
     build = msub.add_parser("build", help="generate the built-in model .osim")
