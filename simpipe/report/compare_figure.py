@@ -29,8 +29,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..analysis.compare import JOINT_FEATURES, LUMBAR_EXTENSION, PELVIS_TILT, Comparison, \
-    default_joints, joint_rows, load_output, row_stiffness
+from ..analysis.compare import JOINT_FEATURES, Comparison, joint_rows, load_output, row_stiffness
+from ..analysis.kinematics import LUMBAR_EXTENSION, PELVIS_TILT, default_joints
 from .curves import N_POINTS, PERCENT, normalize_stance
 from .data import Kinetics, StudyData, load_study_data
 from .html import safe_name

@@ -6,13 +6,15 @@ import csv
 import math
 from pathlib import Path
 
+from ..analysis.kinematics import KINEMATIC_FEATURES, kinematic_features, kinematic_spec
+from ..analysis.phases import Stance
 from ..analysis.quality import Thresholds, summary_columns
 from .plan import Plan
 
 #: Columns of summary.csv, in order.
 COLUMNS = ["subject", "trial", "variant", "rf_stiffness", "sweep_property", "sweep_value", "method",
            "glute_share", "plantarflexor_share", "knee_share", "hip_work_j", "knee_work_j",
-           "ankle_work_j", "n_stances", "rf_passive_peak_n", "marker_rms_mm", "marker_max_mm",
+           "ankle_work_j", "n_stances", "rf_passive_peak_n", *KINEMATIC_FEATURES, "marker_rms_mm", "marker_max_mm",
            "residual_force_rms_n", "residual_force_peak_n", "residual_moment_rms_nm", "residual_moment_peak_nm",
            "qc_markers", "qc_residuals", "qc_failed",
            "braking_quadriceps_share", "superposition_error", "muscle_propulsive_ns", "grf_propulsive_ns",
@@ -32,7 +34,8 @@ def _nan_row(**fixed) -> dict:
     return row
 
 
-def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]], qc=None) -> list[dict]:
+def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]], qc=None,
+                 joints: dict | None = None) -> list[dict]:
     """Build the summary table from finished task outputs.
 
     Parameters
@@ -44,6 +47,9 @@ def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]], qc=No
         Subject id -> trial ids, in config order.
     qc : QCSpec, optional
         Quality thresholds (Hicks et al. 2015 defaults); see :mod:`simpipe.analysis.quality`.
+    joints : dict, optional
+        The config's ``joints`` block, for the stance kinematics
+        (:mod:`simpipe.analysis.kinematics`); the built-in model's by default.
 
     Returns
     -------
@@ -57,6 +63,7 @@ def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]], qc=No
             ik = _find(plan, values, "ik", subject=subj, trial=trial)
             quality = summary_columns(ik, _find(plan, values, "id", subject=subj, trial=trial), thresholds)
             jw = _find(plan, values, "joint_work", subject=subj, trial=trial)
+            quality.update(_kinematics(ik, jw, joints))
             for v in plan.variants:
                 passive = _find(plan, values, "passive", subject=subj, trial=trial, variant=v.name)
                 row = _nan_row(subject=subj, trial=trial, variant=v.name, rf_stiffness=v.rf_stiffness,
@@ -81,11 +88,20 @@ def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]], qc=No
     return rows
 
 
+def _kinematics(ik: dict | None, jw: dict | None, joints: dict | None) -> dict[str, float]:
+    """Stance kinematic features of one trial (NaN without IK or stances)."""
+    if ik is None or jw is None or "stances" not in jw:
+        return dict.fromkeys(KINEMATIC_FEATURES, math.nan)
+    stances = [Stance(str(side), float(a), float(b), bool(c)) for side, a, b, c in jw["stances"]]
+    return kinematic_features(ik["time"], list(ik["coordinates"]), ik["q"], stances, kinematic_spec(joints))
+
+
 def _iaa_row(joint_row: dict, iaa: dict | None, muscles: dict | None, swept: list[str]) -> dict:
     """The ``muscle_iaa`` row of one trial x variant (NaN where a task failed)."""
     row = {c: joint_row[c] for c in COLUMNS[:7]}
     row = _nan_row(**row)
-    row.update({c: joint_row[c] for c in COLUMNS if c.startswith(("marker_", "residual_", "qc_"))})
+    row.update({c: joint_row[c] for c in COLUMNS if c.startswith(("marker_", "residual_", "qc_"))
+                or c in KINEMATIC_FEATURES})
     row["method"] = "muscle_iaa"
     if muscles is not None:
         names = list(muscles["muscles"])
