@@ -266,6 +266,10 @@ def test_cli_compare_reads_kinematics_and_curves_from_results_h5(tmp_path, capsy
         g = f["compare/ath/run_00"]
         assert g["baseline_deg"].shape == (len(GRID), 101, 4) and g["athlete_deg"].shape == (101, 4)
         assert bool(g.attrs["inside"])
+    from simpipe.report import write_report
+
+    page = write_report(a).read_text()  # the athlete's report gains the comparison
+    assert 'id="compare-table"' in page and "Athletes against the simulated baselines" in page
 
 
 @pytest.mark.parametrize("case", ["missing athlete", "missing summary", "one stiffness", "no common feature",

@@ -173,6 +173,7 @@ class StudyData:
     failures: list[dict]
     timings: dict[str, float]
     static_fit: dict[str, tuple[float, float]]
+    extra_files: list = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -202,6 +203,8 @@ class StudyData:
         return None
 
     def close(self) -> None:
+        for f in self.extra_files:
+            f.close()
         self.h5.close()
 
 

@@ -37,7 +37,9 @@ import logging
 import math
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from pathlib import Path
 
+import h5py
 import numpy as np
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
@@ -206,8 +208,21 @@ def induced_section(data: StudyData, sink: FigureSink) -> Section | None:
     return Section("induced", "Induced fore-aft accelerations", body)
 
 
-def _compare_groups(data: StudyData):
+def _compare_root(data: StudyData):
+    """``/compare`` of results.h5, else of ``<out>/compare/compare.h5`` (what ``simpipe compare`` writes)."""
     root = data.h5.get("compare")
+    if root is not None:
+        return root
+    path = Path(data.h5.filename).parent / "compare" / "compare.h5"
+    if not path.is_file():
+        return None
+    extra = h5py.File(path, "r")
+    data.extra_files.append(extra)  # closed with the study data
+    return extra.get("compare")
+
+
+def _compare_groups(data: StudyData):
+    root = _compare_root(data)
     if root is None:
         return []
     need = ("percent_stance", "coordinates", "athlete_deg", "baseline_stiffness", "baseline_deg")
