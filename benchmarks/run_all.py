@@ -32,12 +32,12 @@ from pathlib import Path
 import _common as C
 
 SCRIPTS = ["bench_ik_id", "bench_sweep", "bench_dask", "bench_quickstart", "bench_muscles_warmstart"]
-KEYS = ("RATIO", "JOIN", "REUSE", "EFFICIENCY", "OVERHEAD", "MEMORY", "QUICKSTART", "WARMSTART")
+KEYS = ("RATIO", "JOIN", "CHUNK", "REUSE", "EFFICIENCY", "OVERHEAD", "MEMORY", "QUICKSTART", "WARMSTART")
 BUDGET_S = 900
 
 
 def available(names: list[str]) -> list[str]:
-    """The scripts of ``names`` that exist (the muscle benchmark may not yet)."""
+    """The scripts of ``names`` that exist."""
     return [n for n in names if (C.BENCH / f"{n}.py").is_file()]
 
 

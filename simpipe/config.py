@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 #: Stages simpipe knows, in execution order.
-KNOWN_STAGES = ("scale", "ik", "id", "joint_work", "passive", "muscles", "iaa")
+KNOWN_STAGES = ("scale", "ik", "id", "joint_work", "passive", "muscles", "iaa", "baselines")
 #: Stages a study runs when the config names none (the muscle level is opt-in).
 DEFAULT_STAGES = ("scale", "ik", "id", "joint_work", "passive")
 #: Muscle-group mapping of the built-in model (glob patterns).
@@ -32,6 +32,8 @@ BUILTIN_GROUPS = {
     "hip_flexors": ["iliopsoas_*"],
     "dorsiflexors": ["tib_ant_*"],
 }
+#: Smallest ``ik.chunk_frames``: shorter chunks cost more in per-task overhead than they save.
+MIN_CHUNK_FRAMES = 10
 #: Scaling marker pairs of the built-in model: segment -> list of pairs.
 BUILTIN_MEASUREMENTS = {
     "pelvis": [["RASI", "RPSI"], ["LASI", "LPSI"]],
@@ -67,7 +69,12 @@ class ModelSpec(_Strict):
 
 
 class TrialSpec(_Strict):
-    """One measured trial: markers (.trc) and ground reaction forces (.mot), or one .c3d file."""
+    """One measured trial: markers (.trc) and ground reaction forces (.mot), or one .c3d file.
+
+    ``variants``: analyse the trial with these sweep variants only (names as
+    in the results, e.g. ``x1.50``); a simulated baseline is analysed with the
+    variant it was simulated with. Default: every variant.
+    """
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     markers: Path | None = None
@@ -75,6 +82,7 @@ class TrialSpec(_Strict):
     c3d: Path | None = None
     external_loads: Path | None = None
     time_range: tuple[float, float] | None = None
+    variants: list[str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -213,11 +221,22 @@ class QCSpec(_Strict):
 
 
 class IKSpec(_Strict):
-    """Inverse kinematics settings (``setup``: an OpenSim IK setup file whose marker weights to use)."""
+    """Inverse kinematics settings (``setup``: an OpenSim IK setup file whose marker weights to use).
+
+    ``chunk_frames``: solve a trial of more frames than this as several tasks
+    of about this many frames each (``ik_chunk``), joined into the trial's
+    ``ik`` result, so that one long trial uses several workers; ``null`` (the
+    default) solves every trial in one task. Each chunk first solves a few
+    frames before its own and drops them, so the joined result equals the
+    whole-trial solve within the solver's accuracy (see
+    :mod:`simpipe.stages.ik_parallel`). Trials given as .c3d files are
+    always solved whole.
+    """
 
     marker_weights: dict[str, float] = Field(default_factory=dict)
     setup: Path | None = None
     accuracy: float = Field(default=1e-6, gt=0)
+    chunk_frames: int | None = Field(default=None, ge=MIN_CHUNK_FRAMES)
 
 
 class ScaleSpec(_Strict):
@@ -330,6 +349,18 @@ class MusclesSpec(_Strict):
     ``method``: ``moco_inverse`` (MocoInverse: DeGrooteFregly muscles with
     passive forces and activation dynamics, reserves on every coordinate) or
     ``static_optimization`` (per frame, passive forces included; faster).
+
+    ``warm_start`` (``moco_inverse`` only): order each trial's variants along
+    the sweep axis and start every MocoInverse solve but one from the
+    solution of its neighbour on that axis, instead of from Moco's default
+    guess. The solve of the middle variant starts cold and the others follow
+    outward from it, so a trial's variants run as a tree of depth
+    ``ceil((K + 1) / 2)`` instead of side by side; see
+    :func:`simpipe.run.plan.warm_start_order` for the trade-off. Default
+    true: on 2 workers the quickstart's muscle stage (2 trials x 4 variants)
+    took 0.78x the wall time of cold solves (``bench_muscles_warmstart.py
+    --study``); only a study with fewer trials than workers loses (about
+    1.03x for one trial on 2 workers).
     """
 
     method: Literal["moco_inverse", "static_optimization"] = "moco_inverse"
@@ -342,10 +373,11 @@ class MusclesSpec(_Strict):
     finite_difference: Literal["forward", "central"] = "forward"
     time_range: tuple[float, float] | None = None
     foot_flat_rad_s: float | None = Field(default=None, gt=0)
+    warm_start: bool = True
 
     def solver_options(self) -> dict:
         """The options of :class:`simpipe.stages.muscles.MuscleOptions`."""
-        return self.model_dump(exclude={"foot_flat_rad_s"})
+        return self.model_dump(exclude={"foot_flat_rad_s", "warm_start"})
 
 
 class ClusterSpec(_Strict):
@@ -380,6 +412,55 @@ class ClusterSpec(_Strict):
         return self.slurm if self.slurm is not None else SlurmSpec()
 
 
+class BaselinesSpec(_Strict):
+    """Moco simulations of running, one per swept stiffness, in which the motion adapts.
+
+    Attributes
+    ----------
+    speed_m_s : float
+        Average forward speed of the simulations.
+    cycle_time_s : float
+        Gait-cycle duration (the problem spans half of it, with left/right symmetry).
+    tracking_weights : list of float
+        Weight of tracking the unimpaired reference gait against effort: the
+        family is solved once per weight (a high weight keeps the motion close
+        to the reference, a low one lets the optimizer trade tracking for
+        effort), to show how much the answer depends on it.
+    mesh_intervals : int
+        Mesh intervals over the half cycle.
+    max_iterations : int
+        IPOPT iteration limit per solve.
+    convergence_tolerance : float
+        IPOPT tolerance.
+    warm_start : bool
+        Each point starts from its neighbour's solution along the stiffness
+        axis (continuation); False solves every point from the reference.
+    noise_mm : float
+        Marker noise (mm, per axis) of the written trials; 0 = exact.
+    output : Path, optional
+        Folder of the family; default ``<study output>/baselines``.
+    """
+
+    speed_m_s: float = Field(3.5, gt=0.5, le=8.0)
+    cycle_time_s: float = Field(0.705, gt=0.3, le=1.5)
+    tracking_weights: list[float] = Field(default_factory=lambda: [20.0, 2.0], min_length=1)
+    mesh_intervals: int = Field(25, ge=5, le=200)
+    max_iterations: int = Field(1000, ge=1)
+    convergence_tolerance: float = Field(1e-3, gt=0)
+    warm_start: bool = True
+    noise_mm: float = Field(0.0, ge=0)
+    output: Path | None = None
+
+    @field_validator("tracking_weights")
+    @classmethod
+    def _positive_unique(cls, weights):
+        if any(w <= 0 for w in weights):
+            raise ValueError(f"tracking weights must be > 0, got {weights}")
+        if len(set(weights)) != len(weights):
+            raise ValueError(f"tracking weights must be distinct, got {weights}")
+        return weights
+
+
 class Study(_Strict):
     """A whole study, as read from its YAML file."""
 
@@ -401,6 +482,7 @@ class Study(_Strict):
     qc: QCSpec = QCSpec()
     output: Path
     cluster: ClusterSpec = ClusterSpec()
+    baselines: BaselinesSpec | None = None
 
     @field_validator("stages")
     @classmethod

@@ -76,3 +76,20 @@ def test_missing_study_file(tmp_path):
 def test_config_hash_changes_with_text():
     assert config_hash("a") != config_hash("b")
     assert len(config_hash("a")) == 64
+
+
+def test_ik_chunks_and_muscle_warm_start_defaults_and_errors(folder):
+    study = parse(GOOD, folder)
+    assert study.ik.chunk_frames is None  # one IK task per trial unless asked
+    assert study.muscles.warm_start is True
+    assert "warm_start" not in study.muscles.solver_options()
+    study = parse(GOOD + "ik: {chunk_frames: 200}\nmuscles: {warm_start: false}\n", folder)
+    assert study.ik.chunk_frames == 200 and study.muscles.warm_start is False
+    for extra, words in [("ik: {chunk_frames: 5}\n", ["ik.chunk_frames", "5", "greater than or equal to 10"]),
+                         ("ik: {chunk_frames: many}\n", ["ik.chunk_frames", "many"]),
+                         ("muscles: {warm_start: sometimes}\n", ["muscles.warm_start", "sometimes"]),
+                         ("muscles: {warmstart: true}\n", ["unknown key 'muscles.warmstart'"])]:
+        with pytest.raises(ConfigError) as err:
+            parse(GOOD + extra, folder)
+        for w in words:
+            assert w in str(err.value), (extra, str(err.value))

@@ -127,3 +127,126 @@ def test_tasks_join_into_the_ik_task_output(trial, unchunked, tmp_path):
     assert out["chunks"] == 2 and (tmp_path / "work" / "ik.mot").is_file()
     assert set(out) >= {"time", "coordinates", "q", "markers", "marker_error", "mot"}
     assert np.degrees(np.abs(out["q"] - unchunked.q).max()) < 1e-4
+
+
+# --- chunked IK in a study ----------------------------------------------------
+
+def _study_yaml(folder, chunk_frames=None, values=(0.6, 0.3)):
+    import yaml
+
+    from _study import quickstart_config
+
+    cfg = quickstart_config()
+    cfg["sweep"]["values"] = list(values)
+    cfg["stages"] = ["scale", "ik", "id", "joint_work"]
+    cfg["output"] = str(folder / "out")
+    cfg["cluster"] = {"kind": "local", "n_workers": 2}
+    if chunk_frames is not None:
+        cfg["ik"] = {"chunk_frames": chunk_frames}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def test_plan_cuts_long_trials_into_chunks_joined_by_the_ik_task(tmp_path):
+    from _study import need_example
+    from simpipe.config import load_study
+    from simpipe.run.plan import build_plan
+
+    need_example()
+    whole = build_plan(load_study(_study_yaml(tmp_path / "a"))[0], MODEL)
+    study = load_study(_study_yaml(tmp_path / "b", chunk_frames=60))[0]
+    chunked = build_plan(study, MODEL)
+    frames = count_frames(study.subjects[0].trials[0].markers)
+    n_chunks = math.ceil(frames / 60)
+    assert len(chunked.by_stage("ik_chunk")) == 2 * n_chunks and not whole.by_stage("ik_chunk")
+    assert len(chunked.by_stage("ik")) == len(whole.by_stage("ik")) == 2
+    keys = {t.key: t for t in chunked.tasks}
+    order = {t.key: i for i, t in enumerate(chunked.tasks)}
+    for ik in chunked.by_stage("ik"):
+        parts = [keys[k] for k, _ in ik.deps.values()]
+        assert sorted(p.kwargs["index"] for p in parts) == list(range(n_chunks))
+        assert all(p.stage == "ik_chunk" and p.where["trial"] == ik.where["trial"] for p in parts)
+        assert all(order[p.key] < order[ik.key] for p in parts)  # submitted before their join
+        assert ik.kwargs["join"] is True and ik.kwargs["trc"].endswith(f"{ik.where['trial']}.trc")
+    for idt in chunked.by_stage("id"):  # later tasks depend on the join, as on the whole-trial task
+        assert keys[idt.deps["ik"][0]].stage == "ik"
+    # untouched stages keep their cache keys; the IK and what reads it do not
+    same = {t.label: t.key for t in whole.tasks}
+    assert all(same[t.label] == t.key for t in chunked.tasks if t.stage == "scale")
+    assert all(same[t.label] != t.key for t in chunked.tasks if t.stage in ("ik", "id"))
+
+
+def test_chunk_size_above_the_trial_length_plans_the_whole_trial_task(tmp_path):
+    from _study import need_example
+    from simpipe.config import load_study
+    from simpipe.run.plan import build_plan
+
+    need_example()
+    whole = build_plan(load_study(_study_yaml(tmp_path / "a"))[0], MODEL)
+    long = build_plan(load_study(_study_yaml(tmp_path / "b", chunk_frames=100_000))[0], MODEL)
+    assert [t.key for t in long.tasks] == [t.key for t in whole.tasks]  # same cache keys
+
+
+@pytest.mark.parametrize("size", [0, 9, -5])
+def test_config_rejects_tiny_chunks(tmp_path, size):
+    from simpipe.config import parse_study
+    from simpipe.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ik.chunk_frames"):
+        parse_study(_study_yaml(tmp_path, chunk_frames=size).read_text(), tmp_path / "study.yaml",
+                    check_files=False)
+
+
+@pytest.fixture(scope="module")
+def two_studies(tmp_path_factory):
+    """The quickstart up to joint work (2 variants) run whole and with IK in 60-frame chunks."""
+    from _study import need_example
+    from simpipe.run.study import run_study
+
+    need_example()
+    tmp = tmp_path_factory.mktemp("chunked_study")
+    whole = run_study(_study_yaml(tmp / "whole"))
+    chunked = run_study(_study_yaml(tmp / "chunked", chunk_frames=60))
+    assert not whole.outcome.failed and not chunked.outcome.failed, (whole.outcome.failed,
+                                                                     chunked.outcome.failed)
+    return whole, chunked
+
+
+def test_chunked_study_gives_the_summary_and_ik_of_the_whole_one(two_studies):
+    import h5py
+
+    from _study import read_summary
+
+    whole, chunked = two_studies
+    a, b = read_summary(whole.summary_path), read_summary(chunked.summary_path)
+    assert len(a) == len(b) == 4  # 2 trials x 2 variants: the chunks add no rows
+    for ra, rb in zip(a, b):
+        assert ra.keys() == rb.keys()
+        for k, x in ra.items():
+            if isinstance(x, str):
+                assert x == rb[k], k
+            elif math.isnan(x):
+                assert math.isnan(rb[k]), k
+            else:  # equal within the IK solver's accuracy, carried through ID and joint work
+                assert rb[k] == pytest.approx(x, rel=1e-4, abs=1e-6), (k, x, rb[k])
+    with h5py.File(whole.results_path) as fa, h5py.File(chunked.results_path) as fb:
+        for trial in ("run_01", "run_02"):
+            ga, gb = fa[f"subjects/subject01/trials/{trial}/ik"], fb[f"subjects/subject01/trials/{trial}/ik"]
+            np.testing.assert_array_equal(ga["time"][()], gb["time"][()])
+            assert np.degrees(np.abs(ga["q"][()] - gb["q"][()]).max()) < 1e-3
+            assert set(ga) == set(gb) - {"chunks"}
+            assert "ik_chunk" not in fb[f"subjects/subject01/trials/{trial}"]  # stored once, joined
+
+
+def test_status_counts_chunks_apart_from_the_trials_ik(two_studies):
+    from simpipe.run.status import study_status
+
+    _, chunked = two_studies
+    status = study_status(chunked.summary_path.parent)
+    assert status.complete
+    assert status.stages["ik"] == {"done": 2, "failed": 0, "skipped": 0, "pending": 0}
+    assert status.stages["ik_chunk"]["done"] == len(chunked.plan.by_stage("ik_chunk")) >= 4
+    assert status.stages["id"]["done"] == 2
+    assert set(chunked.seconds_by_stage) >= {"ik", "ik_chunk"}

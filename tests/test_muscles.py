@@ -6,6 +6,7 @@ coarse mesh (seconds each); the sweep over the whole trial is marked slow.
 
 from __future__ import annotations
 
+import math
 import pickle
 from pathlib import Path
 
@@ -227,6 +228,55 @@ def test_hamner_ordering_on_the_example(trial):
     assert min(early, key=early.get) == "quadriceps", early
 
 
+def test_warm_start_from_its_own_solution_converges_sooner_to_the_same_forces(trial):
+    cold, _ = solve(trial, "base")
+    opts = {"method": "moco_inverse", "time_range": trial["window"], **COARSE}
+    warm = muscles_task(trial["models"]["base"], trial["id"], trial["grf"], FEET, None, opts,
+                        str(trial["tmp"] / "base_warm"), warm_from=cold)
+    assert cold["success"] and warm["success"], (cold["status"], warm["status"])
+    assert warm["extra"]["guess_file"] == cold["extra"]["solution_file"]
+    assert cold["extra"]["guess_file"] is None
+    # fewer, not few: IPOPT's barrier parameter restarts from its default even at the optimum
+    assert warm["iterations"] < cold["iterations"], (warm["iterations"], cold["iterations"])
+    np.testing.assert_allclose(warm["time"], cold["time"])
+    # the same optimum within the convergence tolerance (1e-3): objective and forces
+    assert warm["objective"] == pytest.approx(cold["objective"], rel=1e-3)
+    force = np.asarray(cold["tendon_force"])
+    diff = np.abs(np.asarray(warm["tendon_force"]) - force)
+    assert diff.max() < 0.01 * force.max(), (diff.max(), force.max())
+    reserves = np.abs(np.asarray(warm["actuator_force"]) - np.asarray(cold["actuator_force"]))
+    assert reserves.max() < 1.0  # N m / N
+
+
+def test_warm_start_falls_back_to_a_cold_solve_without_a_usable_guess(trial, caplog):
+    from simpipe.run.muscle_tasks import _guess_file
+
+    cold, _ = solve(trial, "base")
+    assert _guess_file(cold, "m.osim") == cold["extra"]["solution_file"]
+    assert _guess_file(None, "m.osim") is None
+    with caplog.at_level("WARNING"):
+        assert _guess_file(dict(cold, success=False), "m.osim") is None
+        assert _guess_file(dict(cold, extra={"solution_file": str(trial["tmp"] / "gone.sto")}), "m.osim") is None
+        so, _ = solve(trial, "base", "static_optimization")
+        assert _guess_file(so, "m.osim") is None
+    assert len([r for r in caplog.records if "not warm-started" in r.message]) == 3
+
+
+def test_a_guess_of_another_problem_is_rejected_by_name(trial):
+    from simpipe.errors import StageError
+    from simpipe.stages.muscles import MuscleOptions, solve_moco_inverse
+
+    cold, _ = solve(trial, "base")
+    text = Path(cold["extra"]["solution_file"]).read_text()
+    wrong = trial["tmp"] / "wrong_guess.sto"
+    wrong.write_text(text.replace("/forceset/soleus_r/activation", "/forceset/soleus_x/activation"))
+    idr = trial["id"]
+    with pytest.raises(StageError, match="rejected the initial guess"):
+        solve_moco_inverse(trial["models"]["base"], idr["time"], idr["coordinates"], idr["q"], trial["grf"],
+                           FEET, trial["tmp"] / "wrong", MuscleOptions(time_range=trial["window"], **COARSE),
+                           guess=wrong)
+
+
 @pytest.mark.slow
 def test_whole_trial_sweep_moco_inverse(trial):
     """The study's setting: whole trial, mesh 0.02 s, every variant (minutes)."""
@@ -266,3 +316,80 @@ def test_moco_inverse_converts_other_muscle_classes_and_says_so(tmp_path):
     processed = moco_model_processor(model, loads, MuscleOptions()).process()
     assert non_dgf_muscles(processed) == {}
     assert processed.getMuscles().getSize() == model.getMuscles().getSize()
+
+
+# --- warm starts in the plan --------------------------------------------------
+
+def _points(*stiffness):
+    from simpipe.run.variants import VariantPoint
+
+    return [VariantPoint(f"x{k:.2f}", "passive_fiber_strain_at_one_norm_force", 0.6 / k, k) for k in stiffness]
+
+
+@pytest.mark.parametrize("stiffness", [(1.0,), (1.0, 2.0), (2.0, 1.0, 1.5, 1.2), (1, 1.2, 1.5, 2, 3)])
+def test_warm_start_order_starts_each_variant_from_a_solved_neighbour(stiffness):
+    from simpipe.run.plan import warm_start_order
+
+    order = warm_start_order(_points(*stiffness))
+    axis = sorted(stiffness)
+    assert sorted(v.rf_stiffness for v, _ in order) == axis
+    assert [s for _, s in order].count(None) == 1  # one cold solve per trial
+    root = order[0][0]
+    assert order[0][1] is None and axis.index(root.rf_stiffness) == (len(axis) - 1) // 2
+    seen = {root.name}
+    for v, source in order[1:]:
+        assert source.name in seen  # its guess is solved before it
+        assert abs(axis.index(v.rf_stiffness) - axis.index(source.rf_stiffness)) == 1  # a neighbour
+        # ... on the side of the middle: the chain moves outward
+        assert abs(axis.index(source.rf_stiffness) - axis.index(root.rf_stiffness)) < \
+            abs(axis.index(v.rf_stiffness) - axis.index(root.rf_stiffness))
+        seen.add(v.name)
+    depth = {root.name: 1}
+    for v, source in order[1:]:
+        depth[v.name] = depth[source.name] + 1
+    assert max(depth.values()) == math.ceil((len(axis) + 1) / 2)
+
+
+def test_warm_start_order_without_a_stiffness_uses_the_swept_value():
+    from simpipe.run.plan import warm_start_order
+    from simpipe.run.variants import VariantPoint
+
+    points = [VariantPoint(f"v{x}", "tendon_strain_at_one_norm_force", x, float("nan")) for x in (0.06, 0.02, 0.04)]
+    order = warm_start_order(points)
+    assert [v.value for v, _ in order] == [0.04, 0.06, 0.02]
+    assert [s and s.value for _, s in order] == [None, 0.04, 0.04]
+
+
+@pytest.mark.parametrize("warm, method", [(True, "moco_inverse"), (False, "moco_inverse"),
+                                          (True, "static_optimization")])
+def test_plan_chains_muscles_tasks_only_for_warm_moco_inverse(tmp_path, warm, method):
+    import yaml
+
+    from _study import quickstart_config
+    from simpipe.config import load_study
+    from simpipe.run.plan import build_plan
+
+    need_example()
+    cfg = quickstart_config()
+    cfg.update(stages=["scale", "ik", "id", "muscles", "iaa"], output=str(tmp_path / "out"),
+               muscles={"method": method, "warm_start": warm})
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(cfg))
+    study = load_study(tmp_path / "s.yaml")[0]
+    plan = build_plan(study, MODEL)
+    muscles = plan.by_stage("muscles")
+    assert len(muscles) == 2 * 4 and len(plan.by_stage("iaa")) == 8
+    assert all("warm_start" not in t.kwargs["options"] for t in muscles)  # not a solver option
+    chained = [t for t in muscles if "warm_from" in t.deps]
+    if not (warm and method == "moco_inverse"):
+        assert not chained
+        return
+    assert len(chained) == 2 * 3  # all but one variant per trial
+    by_key = {t.key: t for t in plan.tasks}
+    position = {t.key: i for i, t in enumerate(plan.tasks)}
+    for t in chained:
+        source = by_key[t.deps["warm_from"][0]]
+        assert source.stage == "muscles" and source.where["trial"] == t.where["trial"]
+        assert position[source.key] < position[t.key]
+    roots = {t.where["trial"]: t.where["variant"] for t in muscles if "warm_from" not in t.deps}
+    assert roots == {"run_01": "x1.20", "run_02": "x1.20"}
+    assert len(plan.variants) == 4 and {t.where["variant"] for t in muscles} == {v.name for v in plan.variants}

@@ -6,7 +6,8 @@ objects built inside the task, files written only into the task's own work
 folder, plain dicts returned.
 
 - ``muscles_task``: muscle forces of the variant (MocoInverse or static
-  optimization with passive forces), depends on ``id``.
+  optimization with passive forces), depends on ``id`` (and, with
+  ``muscles.warm_start``, on the muscles task of a neighbouring variant).
 - ``iaa_task``: induced accelerations, the superposition check (its figure in
   the work folder) and the ``muscle_iaa`` propulsion shares; depends on
   ``id`` and ``muscles`` of the same trial x variant.
@@ -115,8 +116,22 @@ def _options(options: dict | None) -> MuscleOptions:
     return MuscleOptions(**opts)
 
 
+def _guess_file(warm_from: dict | None, model_path: str) -> str | None:
+    """The solution file of a neighbouring variant's muscles task, if it can start this solve."""
+    if warm_from is None:
+        return None
+    path = (warm_from.get("extra") or {}).get("solution_file")
+    if not warm_from.get("success") or path is None or not Path(path).is_file():
+        why = ("its solve did not converge" if not warm_from.get("success") else
+               "it has no solution file" if path is None else f"{path} is gone")
+        log.warning("muscles %s: solved from Moco's default guess, not warm-started: %s", model_path, why)
+        return None
+    return path
+
+
 def muscles_task(model_path: str, id_result: dict, grf_mot: str, feet: dict,
-                 grf_hz: float | None, options: dict | None, work_dir: str) -> dict:
+                 grf_hz: float | None, options: dict | None, work_dir: str,
+                 warm_from: dict | None = None) -> dict:
     """Muscle forces of one trial for one model variant.
 
     Parameters
@@ -136,6 +151,12 @@ def muscles_task(model_path: str, id_result: dict, grf_mot: str, feet: dict,
         ``muscles:`` block).
     work_dir : str
         The task's folder (kinematics table, external loads, solver log).
+    warm_from : dict, optional
+        The output of this task for a neighbouring model variant on the same
+        trial: its MocoInverse solution is the initial guess of this one
+        (``muscles.warm_start``). Ignored, with a warning, when that solve
+        did not converge or its solution file is gone; ignored by static
+        optimization.
 
     Returns
     -------
@@ -148,7 +169,8 @@ def muscles_task(model_path: str, id_result: dict, grf_mot: str, feet: dict,
     if opts.method == "moco_inverse":
         grf_used = _grf_file(grf_mot, feet, grf_hz, work)
         sol = solve_moco_inverse(model_path, id_result["time"], id_result["coordinates"],
-                                 id_result["q"], grf_used, feet, work, opts)
+                                 id_result["q"], grf_used, feet, work, opts,
+                                 guess=_guess_file(warm_from, model_path))
     else:
         sol = solve_static_optimization(model_path, id_result["time"], id_result["coordinates"],
                                         id_result["q"], id_result["u"], id_result["tau"], opts)

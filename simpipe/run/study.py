@@ -63,11 +63,15 @@ def _group(task) -> str:
     return f"{base}/{task.stage}"
 
 
+#: Stages whose outputs are parts of another task's output (not stored twice in results.h5).
+PARTIAL_STAGES = ("ik_chunk",)
+
+
 def _entries(plan: Plan, outcome: Outcome) -> list:
     entries = []
     for task in plan.tasks:
         value = outcome.values.get(task.key)
-        if value is None:
+        if value is None or task.stage in PARTIAL_STAGES:
             continue
         attrs = {"task_key": task.key, "task": task.label,
                  "input_files": {k: v for k, v in task.kwargs.items()
@@ -114,7 +118,7 @@ def run_study(config_path: str | Path, progress: Progress | None = None,
     client_factory = functools.partial(make_client, cluster, out / "slurm")
     outcome = run_plan(plan, cache, client_factory, cluster.retries, progress)
     subjects = {s.id: [t.id for t in s.trials] for s in study.subjects}
-    rows = summary_rows(plan, outcome.values, subjects, study.qc)
+    rows = summary_rows(plan, outcome.values, subjects, study.qc, study.joints)
     failures = [{"task": t.label, "stage": t.stage, "error": outcome.failed[t.key]}
                 for t in plan.tasks if t.key in outcome.failed]
     provenance = {"config_text": text, "config_hash": config_hash(text), "config_path": str(config_path),

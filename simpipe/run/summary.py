@@ -64,7 +64,7 @@ def summary_rows(plan: Plan, values: dict, subjects: dict[str, list[str]], qc=No
             quality = summary_columns(ik, _find(plan, values, "id", subject=subj, trial=trial), thresholds)
             jw = _find(plan, values, "joint_work", subject=subj, trial=trial)
             quality.update(_kinematics(ik, jw, joints))
-            for v in plan.variants:
+            for v in plan.variants_of(subj, trial):
                 passive = _find(plan, values, "passive", subject=subj, trial=trial, variant=v.name)
                 row = _nan_row(subject=subj, trial=trial, variant=v.name, rf_stiffness=v.rf_stiffness,
                                sweep_property=v.property, sweep_value=v.value, method="joint_work")

@@ -17,6 +17,7 @@ import numpy as np
 from .. import __version__
 from ..analysis.phases import stance_phases
 from ..analysis.work import joint_work
+from ..baselines.family import baseline_task
 from ..data import Table
 from ..io.c3d import convert_c3d
 from ..io.filtering import lowpass, resample
@@ -25,7 +26,7 @@ from ..io.sto import write_sto
 from ..io.trc import read_trc
 from ..stages.id import Kinematics, differentiate, inverse_dynamics
 from ..stages.ik import inverse_kinematics
-from ..stages.ik_parallel import load_trial_markers
+from ..stages.ik_parallel import ik_chunk_task, ik_join_task, load_trial_markers
 from ..stages.passive import passive_fiber_forces
 from ..stages.scale import scale_model
 from .cache import TaskCache
@@ -87,6 +88,19 @@ def ik_task(model_path: str, trc: str, weights: dict, accuracy: float, markers_h
     write_sto(Table(res.time, res.coordinates, deg, in_degrees=True), work / "ik.mot", kind="mot")
     return {"time": res.time, "coordinates": res.coordinates, "q": res.q, "markers": res.markers,
             "marker_error": res.marker_error, "mot": str(work / "ik.mot"), "trc": str(trc)}
+
+
+def ik_stage(join: bool = False, **kwargs) -> dict:
+    """Stage ``ik`` of one trial: :func:`ik_task`, or with ``join`` the join of its chunks.
+
+    A trial that the plan cut into frame chunks (``ik.chunk_frames``) has
+    ``ik_chunk`` tasks (:func:`~simpipe.stages.ik_parallel.ik_chunk_task`)
+    and one ``ik`` task that joins their outputs
+    (:func:`~simpipe.stages.ik_parallel.ik_join_task`) into what
+    :func:`ik_task` returns for the whole trial, so every later task, the
+    summary and the results file read one ``ik`` output per trial either way.
+    """
+    return ik_join_task(**kwargs) if join else ik_task(**kwargs)
 
 
 def _grf_at(grf: Table, time: np.ndarray, sides) -> dict:
@@ -187,8 +201,9 @@ def passive_task(model_path: str, ik: dict, muscles: list[str]) -> dict:
             "peak_n": forces.max(axis=0)}
 
 
-TASKS = {"scale": scale_task, "variant": variant_task, "ik": ik_task, "id": id_task,
-         "joint_work": joint_work_task, "passive": passive_task, **MUSCLE_TASKS}
+TASKS = {"scale": scale_task, "variant": variant_task, "ik": ik_stage, "ik_chunk": ik_chunk_task,
+         "id": id_task, "joint_work": joint_work_task, "passive": passive_task, **MUSCLE_TASKS,
+         "baseline": baseline_task}
 
 
 def execute(stage: str, key: str, cache_root: str, label: str, kwargs: dict) -> dict:

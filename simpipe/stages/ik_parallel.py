@@ -11,11 +11,20 @@ solver's tolerance (checked by ``tests/test_ik_parallel.py`` and reported by
 
 The functions ending in ``_task`` take and return plain data (paths, numbers,
 dicts of arrays), like those of :mod:`simpipe.run.tasks`, so a Dask worker can
-run them and the cache can store their outputs.
+run them and the cache can store their outputs. A study runs them when its
+config sets ``ik.chunk_frames`` (:mod:`simpipe.run.plan`): one ``ik_chunk``
+task per chunk and the trial's ``ik`` task joining them.
+
+What a chunk task pays besides its own frames (``benchmarks/bench_ik_id.py``,
+``CHUNK``, 3D model of 21 coordinates and 53 markers, 720 frames): reading
+and filtering the whole trial (~0.07-0.1 s; kept per worker process for the
+next chunk of the same trial, see :func:`cached_trial_markers`), loading the
+model and initializing its system (~0.02 s) and the lead frames (~0.04 s).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -26,6 +35,7 @@ import numpy as np
 from ..data import Markers, Table
 from ..errors import InputError, StageError
 from ..io.filtering import lowpass
+from ..io.hashing import file_sha256
 from ..io.sto import write_sto
 from ..io.trc import read_trc
 from .ik import IKResult, inverse_kinematics
@@ -219,9 +229,41 @@ def load_trial_markers(trc: str | Path, time_range=None, markers_hz: float | Non
     return Markers(markers.time, markers.names, flat.reshape(n, m, 3))
 
 
-def count_frames(trc: str | Path, time_range=None) -> int:
+def count_frames(trc: str | Path, time_range=None, max_gap_frames: int = 10) -> int:
     """Frames of a trial within its time range: what the planner cuts into chunks."""
-    return len(load_trial_markers(trc, time_range).time)
+    return len(load_trial_markers(trc, time_range, None, max_gap_frames).time)
+
+
+#: Trials kept per worker process by :func:`cached_trial_markers`.
+MARKER_CACHE_SIZE = 4
+
+
+@functools.lru_cache(maxsize=MARKER_CACHE_SIZE)
+def _cached_markers(trc: str, sha256: str, time_range, markers_hz, max_gap_frames: int,
+                    filter_order: int) -> Markers:
+    markers = load_trial_markers(trc, time_range, markers_hz, max_gap_frames, filter_order)
+    for arr in (markers.time, markers.xyz):
+        arr.flags.writeable = False  # shared by the tasks of this process: never modified
+    return markers
+
+
+def cached_trial_markers(trc: str | Path, time_range=None, markers_hz: float | None = None,
+                         max_gap_frames: int = 10, filter_order: int = 4) -> Markers:
+    """:func:`load_trial_markers`, kept per process for the next chunk of the same trial.
+
+    A worker that solves several chunks of one trial reads and filters the
+    file once. Entries are keyed by the file's path and SHA-256 (a changed
+    file is read again) and the reading options; at most
+    :data:`MARKER_CACHE_SIZE` trials are kept. The arrays returned are
+    read-only.
+
+    Returns
+    -------
+    Markers
+    """
+    window = None if time_range is None else tuple(float(x) for x in time_range)
+    return _cached_markers(str(trc), file_sha256(trc), window, markers_hz, int(max_gap_frames),
+                           int(filter_order))
 
 
 def _as_dict(res: IKResult) -> dict:
@@ -235,8 +277,17 @@ def _from_dict(out: dict) -> IKResult:
 
 
 def ik_chunk_task(model_path: str, trc: str, weights: dict, accuracy: float, markers_hz: float | None,
-                  time_range, index: int, start: int, stop: int, lead: int) -> dict:
+                  time_range, index: int, start: int, stop: int, lead: int, max_gap_frames: int = 10,
+                  filter_order: int = 4) -> dict:
     """Task: IK of frames ``[start, stop)`` of one trial (after ``lead`` warm-up frames).
+
+    Parameters
+    ----------
+    model_path, trc, weights, accuracy, markers_hz, time_range, max_gap_frames, filter_order
+        As for the whole trial's IK task (:func:`simpipe.run.tasks.ik_task`):
+        the whole trial is read and filtered the same way, then cut.
+    index, start, stop, lead
+        The :class:`Chunk`.
 
     Returns
     -------
@@ -244,20 +295,22 @@ def ik_chunk_task(model_path: str, trc: str, weights: dict, accuracy: float, mar
         ``time``, ``coordinates``, ``q``, ``markers``, ``marker_error`` of the
         kept frames, and ``chunk`` (index, start, stop, lead).
     """
-    markers = load_trial_markers(trc, time_range, markers_hz)
+    markers = cached_trial_markers(trc, time_range, markers_hz, max_gap_frames, filter_order)
     chunk = Chunk(int(index), int(start), int(stop), int(lead))
     out = _as_dict(solve_chunk(model_path, markers, chunk, weights, accuracy, source=trc))
     out["chunk"] = {"index": chunk.index, "start": chunk.start, "stop": chunk.stop, "lead": chunk.lead}
     return out
 
 
-def ik_join_task(work_dir: str, **chunks: dict) -> dict:
+def ik_join_task(work_dir: str, trc: str | None = None, **chunks: dict) -> dict:
     """Task: join the outputs of :func:`ik_chunk_task` into one trial's IK output.
 
     Parameters
     ----------
     work_dir : str
         Gets ``ik.mot`` (degrees), as the unchunked IK task writes it.
+    trc : str, optional
+        The trial's marker file, returned as the unchunked IK task returns it.
     **chunks : dict
         The chunk outputs (any keyword names, e.g. ``chunk_0``, ``chunk_1``).
 
@@ -265,8 +318,8 @@ def ik_join_task(work_dir: str, **chunks: dict) -> dict:
     -------
     dict
         The same keys as the unchunked IK task: ``time``, ``coordinates``,
-        ``q``, ``markers``, ``marker_error``, ``mot``; plus ``chunks``, the
-        number of chunks joined.
+        ``q``, ``markers``, ``marker_error``, ``mot`` (and ``trc`` when
+        given); plus ``chunks``, the number of chunks joined.
     """
     frames = sorted((c["chunk"]["start"], c["chunk"]["stop"]) for c in chunks.values())
     gaps = [(a, b) for (_, a), (b, _) in zip(frames[:-1], frames[1:]) if a != b]
@@ -278,4 +331,7 @@ def ik_join_task(work_dir: str, **chunks: dict) -> dict:
     rotational = [not c.endswith(("_tx", "_ty", "_tz")) for c in res.coordinates]
     deg = np.where(rotational, np.degrees(res.q), res.q)
     write_sto(Table(res.time, res.coordinates, deg, in_degrees=True), work / "ik.mot", kind="mot")
-    return dict(_as_dict(res), mot=str(work / "ik.mot"), chunks=len(frames))
+    out = dict(_as_dict(res), mot=str(work / "ik.mot"), chunks=len(frames))
+    if trc is not None:
+        out["trc"] = str(trc)
+    return out

@@ -364,9 +364,24 @@ def _analyze(study, solution, muscles: list[str], actuators: list[str]) -> dict:
     return out
 
 
+def _solve(study, guess):
+    """``study.solve()``; a guess Moco rejects becomes a StageError naming it."""
+    try:
+        return study.solve()
+    except RuntimeError as exc:
+        text = str(exc)
+        if guess is None or "not compatible" not in text:
+            raise
+        names = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("/")]
+        raise StageError(f"MocoInverse rejected the initial guess {guess}: it is not a solution of "
+                         f"this problem (variables {names[:3]}{' ...' if len(names) > 3 else ''} "
+                         "differ)") from None
+
+
 def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: list[str],
                        q: np.ndarray, grf_mot: str | Path, feet: dict[str, str],
-                       work_dir: str | Path, options: MuscleOptions = MuscleOptions()) -> MuscleSolution:
+                       work_dir: str | Path, options: MuscleOptions = MuscleOptions(),
+                       guess: str | Path | None = None) -> MuscleSolution:
     """Muscle forces by MocoInverse (see the module notes).
 
     Parameters
@@ -383,15 +398,39 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
     feet : dict
         Side -> foot body receiving that side's force.
     work_dir : str or Path
-        Receives ``kinematics.sto``, ``external_loads.xml`` and ``moco_inverse.log``.
+        Receives ``kinematics.sto``, ``external_loads.xml``, ``moco_inverse.log``
+        and ``moco_solution.sto`` (the solution as Moco writes it, which a
+        later solve can take as its ``guess``).
     options : MuscleOptions
+    guess : str or Path, optional
+        Initial guess: a MocoTrajectory file of a problem with the same
+        variables, e.g. the ``moco_solution.sto`` of a neighbouring model
+        variant on the same trial (Moco interpolates it onto this mesh).
+        Default: Moco's guess from the variable bounds.
 
     Returns
     -------
     MuscleSolution
         On the MocoInverse mesh (Hermite-Simpson: interval ends and midpoints).
         ``success`` is False if IPOPT did not converge; the arrays then hold
-        its last iterate.
+        its last iterate. ``extra`` holds ``solution_file`` and ``guess_file``
+        (None for a solve from the default guess).
+
+    Raises
+    ------
+    StageError
+        If Moco rejects the guess (it comes from a problem with other states
+        or controls).
+
+    Notes
+    -----
+    A warm start changes where IPOPT starts, not the problem: a warm and a
+    cold solve end at the same optimum within the convergence tolerance,
+    the warm one after fewer iterations when the guess is close (a variant
+    differing in one muscle's passive stiffness). IPOPT's barrier parameter
+    still starts from its default, as Moco gives no access to it, so a warm
+    start saves the iterations spent far from the optimum, not those that
+    drive the barrier down (``benchmarks/bench_muscles_warmstart.py``).
     """
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -410,11 +449,14 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
                     model_path, {k: len(v) for k, v in converted.items()})
     with _stdout_to(work / "moco_inverse.log"):
         inverse, study = _moco_inverse_study(model, kin_sto, loads, float(t[0]), float(t[-1]), options)
+        if guess is not None:
+            opensim().MocoCasADiSolver.safeDownCast(study.updSolver()).setGuessFile(str(guess))
         start = _time.perf_counter()
-        solution = study.solve()
+        solution = _solve(study, guess)
         wall = _time.perf_counter() - start
         success = bool(solution.success())
         solution.unseal()
+        solution.write(str(work / "moco_solution.sto"))
         outs = _analyze(study, solution, muscles, [a[0] for a in acts])
     status = str(solution.getStatus())
     if not success:
@@ -428,7 +470,9 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
         actuator_kinds=[a[2] for a in acts], actuator_force=outs["actuator_force"],
         method="moco_inverse", success=success, status=status,
         iterations=int(solution.getNumIterations()), objective=float(solution.getObjective()),
-        wall_s=wall, extra={"mesh_interval": options.mesh_interval, "converted_to_dgf": converted})
+        wall_s=wall, extra={"mesh_interval": options.mesh_interval, "converted_to_dgf": converted,
+                            "solution_file": str(work / "moco_solution.sto"),
+                            "guess_file": None if guess is None else str(guess)})
 
 
 # --- static optimization with passive forces -----------------------------------
