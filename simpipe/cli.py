@@ -1,4 +1,4 @@
-"""Command line: ``simpipe run | status | report | compare | model build | example build``."""
+"""Command line: ``simpipe run | status | report | baselines | compare | model build | example build``."""
 
 from __future__ import annotations
 
@@ -61,6 +61,38 @@ def _cmd_run(args) -> int:
             print(f"simpipe: error: quality check failed (--strict): {line}", file=sys.stderr)
         return 1 if failed else 0
     return 0
+
+
+def _cmd_baselines(args) -> int:
+    from .baselines.run import CSV_COLUMNS, run_baselines
+
+    res = run_baselines(args.config, progress=ProgressBar(), n_workers=args.workers,
+                        analyse=not args.solve_only)
+    shown = ["subject", "trial", "rf_stiffness", "success", "iterations", "wall_s", "warm",
+             "peak_vertical_grf_bw", "thomas_knee90_deg"]
+    print("  ".join(f"{c:>14}" for c in shown))
+    for row in res.rows:
+        print("  ".join(f"{row[c]:>14.4g}" if isinstance(row[c], float) else f"{str(row[c]):>14}"
+                        for c in shown))
+    solved, cached = len(res.outcome.computed), len(res.outcome.cached)
+    print(f"\n{solved} simulation(s) solved, {cached} from cache, {len(res.outcome.failed)} failed; "
+          f"wall time {res.wall_s:.1f} s")
+    print(f"family:  {res.folder / 'baselines.csv'}  ({len(CSV_COLUMNS)} columns)")
+    if res.analysis is not None:
+        from .run.summary import format_table
+
+        print(format_table(res.analysis.rows))
+        print(f"results: {res.analysis.results_path}\nsummary: {res.analysis.summary_path}")
+        try:
+            from .report import write_report
+
+            print(f"report:  {write_report(res.analysis.results_path.parent)}")
+        except Exception as exc:  # results are safe on disk
+            logging.getLogger(__name__).warning("report not written: %s", exc)
+    not_converged = [r for r in res.rows if not r["success"]]
+    for row in not_converged:
+        print(f"NOT CONVERGED {row['subject']}/{row['trial']}: {row['status']}", file=sys.stderr)
+    return 1 if res.outcome.failed or not_converged else 0
 
 
 def _cmd_status(args) -> int:
@@ -153,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write <out>/report/report.html (figures, quality, provenance)")
     report.add_argument("out", type=Path, help="the study's output folder (or its YAML file)")
     report.set_defaults(func=_cmd_report)
+    base = sub.add_parser("baselines", help="solve the simulated baseline family of a study (Moco) and "
+                                             "analyse it like lab data")
+    base.add_argument("config", type=Path, help="the study file (its baselines, sweep, stages, cluster)")
+    base.add_argument("--workers", type=int, default=None, help="override cluster.n_workers (local)")
+    base.add_argument("--solve-only", action="store_true", help="solve and write the trials; no analysis")
+    base.set_defaults(func=_cmd_baselines)
     compare = sub.add_parser("compare", help="place athlete trials on the stiffness axis of a baseline family",
                              description="Writes compare.csv, compare.json and figures into --out "
                                          "(default <athlete_out>/compare).")
