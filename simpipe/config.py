@@ -427,11 +427,12 @@ class BaselinesSpec(_Strict):
         to the reference, a low one lets the optimizer trade tracking for
         effort), to show how much the answer depends on it.
     mesh_intervals : int
-        Mesh intervals over the half cycle.
+        Mesh intervals over the half cycle (15: the coarsest that gives a
+        sustained stance; see simpipe/example/SIMULATION_NOTES.md).
     max_iterations : int
         IPOPT iteration limit per solve.
     convergence_tolerance : float
-        IPOPT tolerance.
+        IPOPT tolerance (that of :data:`simpipe.example.simulate.COARSE`).
     warm_start : bool
         Each point starts from its neighbour's solution along the stiffness
         axis (continuation); False solves every point from the reference.
@@ -444,9 +445,9 @@ class BaselinesSpec(_Strict):
     speed_m_s: float = Field(3.5, gt=0.5, le=8.0)
     cycle_time_s: float = Field(0.705, gt=0.3, le=1.5)
     tracking_weights: list[float] = Field(default_factory=lambda: [20.0, 2.0], min_length=1)
-    mesh_intervals: int = Field(25, ge=5, le=200)
+    mesh_intervals: int = Field(15, ge=5, le=200)
     max_iterations: int = Field(1000, ge=1)
-    convergence_tolerance: float = Field(1e-3, gt=0)
+    convergence_tolerance: float = Field(1e-2, gt=0)
     warm_start: bool = True
     noise_mm: float = Field(0.0, ge=0)
     output: Path | None = None

@@ -87,9 +87,15 @@ def family_points(variants: list[VariantPoint], spec: BaselinesSpec) -> list[Bas
     return [BaselinePoint(v, w) for w in spec.tracking_weights for v in ordered]
 
 
-def solver_settings(spec: BaselinesSpec, tracking_weight: float) -> dict:
-    """The :class:`simpipe.example.simulate.SimSettings` fields the spec sets."""
-    return {"mesh_intervals": spec.mesh_intervals, "tracking_weight": float(tracking_weight),
+def solver_settings(spec: BaselinesSpec, tracking_weight: float, muscles: list[str]) -> dict:
+    """The :class:`simpipe.example.simulate.SimSettings` fields the spec sets.
+
+    The rest are :data:`simpipe.example.simulate.COARSE`'s: torque-driven
+    joints with the swept muscles kept as passive elements (their passive
+    fiber force acts; the torques and the motion must deal with it).
+    """
+    return {"actuation": "torques", "passive_muscles": sorted(muscles),
+            "mesh_intervals": spec.mesh_intervals, "tracking_weight": float(tracking_weight),
             "max_iterations": spec.max_iterations,
             "convergence_tolerance": spec.convergence_tolerance}
 
@@ -120,7 +126,7 @@ def family_plan(points: list[BaselinePoint], spec: BaselinesSpec, model_path: Pa
         v = point.variant
         kwargs = {"model_path": str(model_path), "muscles": list(muscles), "prop": v.property,
                   "value": float(v.value), "speed": spec.speed_m_s, "cycle_time": spec.cycle_time_s,
-                  "settings": solver_settings(spec, point.tracking_weight), "noise_mm": spec.noise_mm,
+                  "settings": solver_settings(spec, point.tracking_weight, muscles), "noise_mm": spec.noise_mm,
                   "trial_id": point.trial_id}
         deps = {}
         prev = previous.get(point.tracking_weight)
@@ -175,7 +181,7 @@ def baseline_task(model_path: str, muscles: list[str], prop: str, value: float, 
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     variant = write_variant(model_path, work / "variant.osim", muscles, prop, value)
-    sim_settings = replace(S.SimSettings(), **settings)
+    sim_settings = replace(S.COARSE, **dict(settings, passive_muscles=tuple(settings["passive_muscles"])))
     result = S.simulate_running(variant, work / "solution.sto", speed=speed, cycle_time=cycle_time,
                                 settings=sim_settings, warm_start=warm_start)
     cycle = cycle_data(variant, result.solution_path, sim_settings)

@@ -163,6 +163,11 @@ class SimSettings:
     finite_difference : str
         'central' (needed for the last digits) or 'forward' (half the cost
         per iteration; enough for :data:`COARSE`'s looser tolerances).
+    passive_muscles : tuple of str
+        With 'torques': muscles kept in the model as passive elements (rigid
+        tendon, no activation: control fixed at 0), so their passive fiber
+        force acts on the skeleton and the torques and the motion must deal
+        with it, e.g. the swept rectus femoris of a simulated baseline.
     """
 
     actuation: str = "torques"
@@ -184,6 +189,7 @@ class SimSettings:
     dynamics_mode: str = "explicit"
     sparsity_detection: str = "none"
     finite_difference: str = "central"
+    passive_muscles: tuple[str, ...] = ()
 
 
 #: The fast path (CI): forward differences, tolerances 1e-2 (dual) and 1e-3
@@ -267,7 +273,7 @@ def simulation_model(model_path: str | Path, settings: SimSettings | None = None
     settings = settings if settings is not None else SimSettings()
     model = load_model(model_path)
     if settings.actuation == "torques":
-        _remove_muscles(model)
+        _remove_muscles(model, keep=settings.passive_muscles)
     elif settings.actuation != "muscles":
         raise ValueError(f"actuation {settings.actuation!r}: expected 'torques' or 'muscles'")
     for name in _coordinates(model):
@@ -288,12 +294,25 @@ def simulation_model(model_path: str | Path, settings: SimSettings | None = None
     return out
 
 
-def _remove_muscles(model) -> None:
+def _remove_muscles(model, keep: tuple[str, ...] = ()) -> None:
+    """Remove the muscles, except ``keep``, which become passive (activation fixed at 0)."""
     muscles = model.getMuscles()
     names = [muscles.get(i).getName() for i in range(muscles.getSize())]
+    unknown = sorted(set(keep) - set(names))
+    if unknown:
+        raise ValueError(f"passive_muscles {unknown}: not muscles of the model")
+    for name in keep:
+        muscle = opensim().DeGrooteFregly2016Muscle.safeDownCast(muscles.get(name))
+        if muscle is None:
+            raise ValueError(f"passive muscle {name!r} is not a DeGrooteFregly2016Muscle")
+        muscle.set_ignore_activation_dynamics(True)
+        muscle.set_ignore_tendon_compliance(True)
+        muscle.setMinControl(0.0)
+        muscle.setMaxControl(0.0)
     forces = model.updForceSet()
     for name in names:
-        forces.remove(forces.getIndex(name))
+        if name not in keep:
+            forces.remove(forces.getIndex(name))
     model.finalizeConnections()
 
 
@@ -544,7 +563,7 @@ def _configure_solver(study, settings: SimSettings):
     return solver
 
 
-def _guess_from_table(solver, table):
+def _guess_from_table(solver, table, passive: tuple[str, ...] = ()):
     """Bounds-midpoint guess with the reference states inserted (and resampled)."""
     osim = opensim()
     guess = solver.createGuess()
@@ -554,13 +573,15 @@ def _guess_from_table(solver, table):
     for name in guess.getStateNames():
         if name.endswith("/activation"):
             guess.setState(name, low)
+    zero = osim.Vector(n, 0.0)
     for name in guess.getControlNames():
-        if not name.split("/")[-1].startswith(("reserve", "torque")):
-            guess.setControl(name, low)
+        if name.split("/")[-1].startswith(("reserve", "torque")):
+            continue
+        guess.setControl(name, zero if name.split("/")[-1] in passive else low)
     return guess
 
 
-def _warm_guess(solver, path, duration: float):
+def _warm_guess(solver, path, duration: float, passive: tuple[str, ...] = ()):
     """A previous solution as the guess, its time rescaled to ``duration``.
 
     A solution of the same problem (same states and controls) is used as it
@@ -581,7 +602,7 @@ def _warm_guess(solver, path, duration: float):
     table = osim.TimeSeriesTable(list(t * duration / t[-1]), osim.Matrix.createFromMat(values),
                                  names)
     table.addTableMetaDataString("inDegrees", "no")
-    return _guess_from_table(solver, table)
+    return _guess_from_table(solver, table, passive)
 
 
 def simulate_running(model_path: str | Path, solution_path: str | Path, speed: float = 3.5,
@@ -633,8 +654,9 @@ def simulate_running(model_path: str | Path, solution_path: str | Path, speed: f
         loads = reference_grf(model_path, speed, cycle_time, Path(folder), phase0=settings.phase0)
         study = build_study(model, table, speed, duration, settings, external_loads=loads)
         solver = _configure_solver(study, settings)
-        solver.setGuess(_warm_guess(solver, warm_start, duration) if warm_start is not None
-                        else _guess_from_table(solver, table))
+        passive = tuple(settings.passive_muscles)
+        solver.setGuess(_warm_guess(solver, warm_start, duration, passive) if warm_start is not None
+                        else _guess_from_table(solver, table, passive))
         start = _time.perf_counter()
         solution = study.solve()
         wall = _time.perf_counter() - start
