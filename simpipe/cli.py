@@ -48,11 +48,17 @@ def _cmd_run(args) -> int:
         print(f"report:  {write_report(res.results_path.parent)}")
     except Exception as exc:  # results are safe on disk; a report problem must not fail the run
         logging.getLogger(__name__).warning("report not written: %s", exc)
+    code = 0
+    if "baselines" in res.study.stages:
+        print("\nstage 'baselines': the simulated baseline family (simpipe baselines)")
+        code = _cmd_baselines(argparse.Namespace(config=args.config, workers=args.workers, solve_only=False))
     if res.outcome.failed:
         for task in res.plan.tasks:
             if task.key in res.outcome.failed:
                 print(f"FAILED {task.label}: {res.outcome.failed[task.key]}", file=sys.stderr)
         return 1
+    if code:
+        return code
     if args.strict:
         from .analysis.quality import Thresholds, failed_checks
 

@@ -122,6 +122,8 @@ def test_default_and_stiff_rf_both_converge_and_stiff_pulls_harder(pair):
     assert all(r["success"] for r in res.rows), res.rows
     for r in res.rows:
         assert 1.8 < r["peak_vertical_grf_bw"] < 3.5, r
+    for task in res.plan.tasks:  # the RF is passive: no activation anywhere in the cycle
+        assert abs(res.outcome.values[task.key]["activation"]).max() < 1e-9
     rows = {r["trial"]: r for r in res.analysis.rows if r["method"] == "joint_work"}
     assert set(rows) == {"x1.00", "x2.00"}  # each trial analysed with its own variant only
     assert all(rows[v]["variant"] == v for v in rows)
@@ -178,3 +180,37 @@ def test_a_trial_restricted_to_an_unknown_variant_is_a_clear_error(tmp_path):
     assert len(plan.variants_of("subject01", "run_01")) == 4
     passive = {(t.where["trial"], t.where["variant"]) for t in plan.by_stage("passive")}
     assert ("run_02", "x1.50") in passive and ("run_02", "x1.00") not in passive
+
+
+def test_compare_places_each_baseline_at_its_own_stiffness(pair, tmp_path):
+    """The family compared with itself: each simulated trial lands on its own stiffness."""
+    from simpipe.analysis.compare import compare_outputs
+
+    _, res = pair
+    folder = res.analysis.results_path.parent
+    cmp = compare_outputs(folder, folder)
+    grid = 1.0  # the pair's stiffness spacing (1x, 2x)
+    placed = {p.trial: p for p in cmp.placements}
+    assert set(placed) == {"x1.00", "x2.00"}
+    for trial, p in placed.items():
+        assert p.place == "inside", p
+        assert abs(p.stiffness - float(trial[1:])) < grid / 2, p
+
+
+def test_objective_terms_are_recorded(pair):
+    _, res = pair
+    for row in res.rows:
+        terms = dict(item.split("=") for item in row["objective_terms"].split())
+        assert {"tracking", "effort"} <= set(terms), row["objective_terms"]
+        assert sum(float(v) for v in terms.values()) == pytest.approx(row["objective"], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_full_family_two_weights_converges_and_rf_force_rises(tmp_path):
+    config = _pair_config(tmp_path, values=(0.6, 0.5, 0.4, 0.3), tracking_weights=[20.0, 2.0])
+    res = run_baselines(config)
+    assert all(r["success"] for r in res.rows), res.rows
+    for weight in ("baseline_w20", "baseline_w2"):
+        rows = [r for r in res.analysis.rows if r["subject"] == weight and r["method"] == "joint_work"]
+        forces = [r["rf_passive_peak_n"] for r in sorted(rows, key=lambda r: r["rf_stiffness"])]
+        assert all(b > a for a, b in zip(forces, forces[1:])), (weight, forces)

@@ -39,6 +39,11 @@ from .spec import BaselinesSpec
 #: Stage name of a baseline solve in the task cache.
 STAGE = "baseline"
 
+#: Version of the baseline problem's formulation, part of every key: a change of the
+#: problem that the settings do not show (e.g. how passive muscles are bounded) must
+#: not reuse solutions cached before it.
+PROBLEM_VERSION = 2
+
 #: Gait cycles written per simulated trial (two, so that each foot has a complete stance).
 TRIAL_CYCLES = 2
 
@@ -132,7 +137,7 @@ def family_plan(points: list[BaselinePoint], spec: BaselinesSpec, model_path: Pa
         prev = previous.get(point.tracking_weight)
         if spec.warm_start and prev is not None:
             deps = {"warm_start": (prev.key, "solution_path")}
-        key = hash_object({"stage": STAGE, "simpipe": __version__, "kwargs": kwargs,
+        key = hash_object({"stage": STAGE, "simpipe": __version__, "problem": PROBLEM_VERSION, "kwargs": kwargs,
                            "model": model_hash, "deps": deps})[:24]
         kwargs["work_dir"] = str(out / "work" / STAGE / key)
         task = Task(STAGE, key, f"{STAGE}:{point.weight_id}/{point.trial_id}", kwargs, deps,
@@ -198,6 +203,7 @@ def baseline_task(model_path: str, muscles: list[str], prop: str, value: float, 
     return {"model_path": str(variant), "solution_path": str(result.solution_path),
             "success": bool(result.success), "status": str(result.status),
             "iterations": int(result.iterations), "objective": float(result.objective),
+            "objective_terms": dict(result.objective_terms),
             "wall_s": float(result.wall_s), "warm": warm_start is not None,
             "static": str(static), **{k: str(p) for k, p in files.items()},
             "time": cycle.time, "coordinates": list(cycle.coordinates), "q": cycle.q,

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 #: Columns of baselines.csv.
 CSV_COLUMNS = ["subject", "trial", "tracking_weight", "variant", "rf_stiffness", "success", "status",
-               "iterations", "objective", "wall_s", "warm", "peak_vertical_grf_bw",
+               "iterations", "objective", "objective_terms", "wall_s", "warm", "peak_vertical_grf_bw",
                "thomas_knee90_deg", "thomas_knee0_deg"]
 
 
@@ -142,7 +142,10 @@ def family_rows(plan: Plan, outcome: Outcome, thomas: dict[str, dict]) -> list[d
                      "success": value.get("success", False),
                      "status": value.get("status", outcome.failed.get(task.key, "not run")),
                      "iterations": value.get("iterations", math.nan),
-                     "objective": value.get("objective", math.nan), "wall_s": value.get("wall_s", math.nan),
+                     "objective": value.get("objective", math.nan),
+                     "objective_terms": " ".join(f"{k}={v:.6g}" for k, v in
+                                                 value.get("objective_terms", {}).items()),
+                     "wall_s": value.get("wall_s", math.nan),
                      "warm": value.get("warm", False),
                      "peak_vertical_grf_bw": value.get("peak_vertical_grf_bw", math.nan),
                      "thomas_knee90_deg": t[90.0].thigh_angle_deg if 90.0 in t else math.nan,

@@ -220,6 +220,9 @@ class SimResult:
         Solve wall time (s).
     duration : float
         Half-cycle duration (s).
+    settings : SimSettings
+    objective_terms : dict
+        Goal name (tracking, effort, grf_tracking, ...) -> its weighted value.
     """
 
     solution_path: Path
@@ -230,6 +233,7 @@ class SimResult:
     wall_s: float
     duration: float
     settings: SimSettings = field(default_factory=SimSettings)
+    objective_terms: dict = field(default_factory=dict)
 
 
 # --- the model --------------------------------------------------------------
@@ -519,6 +523,8 @@ def build_study(model, table, speed: float, duration: float, settings: SimSettin
     problem.setTimeBounds(0.0, duration)
     problem.setStateInfoPattern("/forceset/.*/activation", [0.01, 1.0], [], [])
     problem.setControlInfoPattern("/forceset/(?!reserve|torque).*", [0.01, 1.0], [], [])
+    for name in settings.passive_muscles:  # passive elements: no activation at all
+        problem.setControlInfo(f"/forceset/{name}", [0.0, 0.0])
     paths = _coordinates(model)
     problem.setStateInfo(f"{paths[FORWARD]}/value", [-1.0, 3.0], 0.0)
     problem.setStateInfo(f"{paths['pelvis_ty']}/value", [0.6, 1.3])
@@ -665,9 +671,10 @@ def simulate_running(model_path: str | Path, solution_path: str | Path, speed: f
         solution.unseal()
     solution_path.parent.mkdir(parents=True, exist_ok=True)
     solution.write(str(solution_path))
+    terms = {str(n): float(solution.getObjectiveTerm(n)) for n in solution.getObjectiveTermNames()}
     result = SimResult(solution_path, success, solution.getStatus(),
                        int(solution.getNumIterations()), float(solution.getObjective()),
-                       wall, duration, settings)
+                       wall, duration, settings, terms)
     log.info("running simulation %.2f m/s: %s after %d iterations in %.0f s (objective %.4g)",
              speed, result.status, result.iterations, wall, result.objective)
     return result
