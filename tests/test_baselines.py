@@ -148,6 +148,10 @@ def test_family_results_are_stored_with_thomas_test(pair):
         assert list(th["rf_stiffness"][()]) == [1.0, 2.0]
         knee90 = th["angle_knee_flexed_deg"][()]
         assert math.isnan(knee90[0]) or knee90[1] > knee90[0]  # stiffer RF: the thigh rests higher
+    from simpipe.report import write_report
+
+    page = write_report(res.analysis.results_path.parent).read_text()
+    assert 'id="thomas-table"' in page and "Thomas test" in page
 
 
 def test_a_second_run_solves_nothing(pair):

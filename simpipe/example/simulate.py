@@ -548,7 +548,7 @@ def _grf_tracking_goal(model, external_loads: Path, weight: float):
     goal = osim.MocoContactTrackingGoal("grf_tracking", weight)
     goal.setExternalLoadsFile(str(external_loads))
     for side, paths in foot_contacts(model, FEET).items():
-        goal.addContactGroup(osim.StdVectorString(paths), f"grf_{side}")
+        goal.addContactGroup(list(paths), f"grf_{side}")  # a plain list: see FACTS quirks (StdVector after ezc3d)
     goal.setProjection("plane")
     goal.setProjectionVector(osim.Vec3(0, 0, 1))
     return goal
