@@ -18,7 +18,6 @@ places athletes against.
 
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 import math
@@ -37,6 +36,7 @@ from ..run.cluster import make_client
 from ..run.execute import Outcome, Progress, run_plan
 from ..run.plan import Plan, _muscles_of
 from ..run.study import StudyResult, builtin_model_path, run_study
+from ..run.summary import write_csv
 from ..run.variants import sweep_points
 from .family import STAGE, family_plan, family_points
 from .spec import BaselinesSpec
@@ -153,18 +153,6 @@ def family_rows(plan: Plan, outcome: Outcome, thomas: dict[str, dict]) -> list[d
     return rows
 
 
-def write_family_csv(rows: list[dict], path: Path) -> Path:
-    """baselines.csv (atomic replace)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    tmp.replace(path)
-    return path
-
-
 def store_family(results_h5: Path, rows: list[dict], thomas: dict[str, dict]) -> None:
     """Add ``/baselines/solves`` and ``/baselines/thomas`` to the analysis results.h5."""
     names = sorted(thomas, key=lambda n: thomas[n]["rf_stiffness"])
@@ -241,7 +229,7 @@ def run_baselines(config_path: str | Path, progress: Progress | None = None,
     outcome = run_plan(plan, TaskCache(folder / "cache"), client_factory, cluster.retries, progress)
     thomas = thomas_by_variant(plan, outcome)
     rows = family_rows(plan, outcome, thomas)
-    write_family_csv(rows, folder / "baselines.csv")
+    write_csv(rows, folder / "baselines.csv", CSV_COLUMNS)
     analysis = None
     if analyse and outcome.values:
         mass, height = _model_size(model_path)

@@ -120,12 +120,12 @@ def _iaa_row(joint_row: dict, iaa: dict | None, muscles: dict | None, swept: lis
     return row
 
 
-def write_csv(rows: list[dict], path: str | Path) -> Path:
-    """Write the rows with a fixed column order."""
+def write_csv(rows: list[dict], path: str | Path, columns: list[str] | None = None) -> Path:
+    """Write the rows with a fixed column order (:data:`COLUMNS` by default), replaced atomically."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS if columns is None else columns)
         writer.writeheader()
         for row in rows:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
