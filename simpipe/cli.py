@@ -165,12 +165,31 @@ def _cmd_model_build(args) -> int:
 
 
 def _cmd_example_build(args) -> int:
-    from .example.generate import build_example
-
     out = Path(args.out) if args.out else REPO / "data" / "example" / "subject01"
     model = Path(args.model) if args.model else REPO / "models" / "simpipe_run2d.osim"
-    build_example(out, model)
-    print(f"wrote example subject to {out}")
+    if args.prescribed:
+        from .example.generate import build_example
+
+        build_example(out, model, noise_mm=args.noise_mm)
+        print(f"wrote the prescribed-kinematics example subject to {out}")
+        return 0
+    from .example.simbuild import FAST_CHAIN, FULL_CHAIN, build_simulated_example
+
+    if args.fast and not args.out:
+        print("simpipe example build --fast: give --out DIR (the committed example is the full build)",
+              file=sys.stderr)
+        return 2
+    summary = build_simulated_example(out, model, noise_mm=args.noise_mm,
+                                      chain=FAST_CHAIN if args.fast else FULL_CHAIN,
+                                      resolve=args.resolve, progress=lambda m: print(m, flush=True))
+    print(f"\nwrote example subject to {out}")
+    print(f"{'trial':8s} {'solve':28s} {'peak GRF (BW)':>14s} {'flight GRF max (N)':>19s} "
+          f"{'pelvis residual RMS (N)':>24s}")
+    for name, res in summary["trials"].items():
+        q, last = res["quality"], res["solves"][-1]
+        print(f"{name:8s} {last['status'] + ', ' + str(last['iterations']) + ' it':28s} "
+              f"{q['peak_vertical_grf_bw']:14.2f} {q['max_flight_vertical_grf_n']:19.3f} "
+              f"{q['pelvis_residual_force_rms_n']:24.1f}")
     return 0
 
 
@@ -219,8 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     example = sub.add_parser("example", help="the example subject")
     esub = example.add_subparsers(dest="action", required=True)
     ebuild = esub.add_parser("build", help="generate the example subject's trials")
-    ebuild.add_argument("--out", default=None)
-    ebuild.add_argument("--model", default=None)
+    ebuild.add_argument("--out", default=None, help="folder (default data/example/subject01)")
+    ebuild.add_argument("--model", default=None, help="generic model (default the built-in one)")
+    ebuild.add_argument("--fast", action="store_true",
+                        help="one coarse torque-driven solve per trial (minutes; needs --out)")
+    ebuild.add_argument("--resolve", action="store_true",
+                        help="solve again even where cached solutions (simulation/*.json) match")
+    ebuild.add_argument("--noise-mm", type=float, default=0.0, help="marker noise (mm per axis)")
+    ebuild.add_argument("--prescribed", action="store_true",
+                        help="the older prescribed-kinematics example (no simulation)")
     ebuild.set_defaults(func=_cmd_example_build)
     return parser
 

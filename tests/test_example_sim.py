@@ -3,9 +3,12 @@
 The helpers that turn a symmetric half cycle into trials, and the GRF
 arithmetic of simpipe.example.simdata, are tested on synthetic arrays (fast).
 The coarse solve (``simulate.COARSE``: torque-driven, 15 mesh intervals)
-takes about 3 min on 2 cores (417 IPOPT iterations) and is checked for
-convergence, flight phases, stance peak force and symmetry; the full build
-(COARSE, then FULL warm-started from it: about 5.5 min) is marked slow.
+of the built-in model takes about 3 min on 2 cores (417 IPOPT iterations)
+and is checked for convergence, flight phases, stance peak force and
+symmetry; it is marked slow because CI runs the same solve on the example
+subject's model as the fast example build (test_example_simulated.py); the
+full build (COARSE, then FULL warm-started from it: about 5.5 min) is slow
+too.
 """
 
 from __future__ import annotations
@@ -125,7 +128,10 @@ def _check_running(solution, settings, model_path, speed):
     return data
 
 
+@pytest.mark.slow
 def test_coarse_running_solve_converges_with_flight(tmp_path):
+    """The built-in model (CI runs the same solve on the example subject's model:
+    tests/test_example_simulated.py::test_fast_build_converges_with_flight_and_reuses_its_solution)."""
     from simpipe.example.generate import default_model_path
 
     model_path = default_model_path()

@@ -111,6 +111,23 @@ def test_id_recovers_generated_generalized_forces(scaled, gt, tmp_path, trial):
     assert rel.max() < 0.02, dict(zip(res["coordinates"], rel.round(4)))
 
 
+@pytest.mark.parametrize("trial", TRIALS)
+def test_id_on_the_true_model_leaves_small_pelvis_residuals(gt, tmp_path, trial):
+    """The example is a simulation, so its files are dynamically consistent: IK + ID
+    (no filter) on the model that made them need pelvis residual forces < 10 N RMS."""
+    model = str(EXAMPLE / "model_true.osim")
+    ik = ik_task(model, str(EXAMPLE / f"{trial}.trc"), {}, 1e-6, None, None, str(tmp_path))
+    res = id_task(model, ik, str(EXAMPLE / f"{trial}_grf.mot"), FEET, None, None, str(tmp_path))
+    tau = dict(zip(res["coordinates"], res["tau"][5:-5].T))
+    force_rms = float(np.sqrt(np.mean(tau["pelvis_tx"] ** 2 + tau["pelvis_ty"] ** 2)))
+    want = dict(zip(gt["trials"][trial]["coordinates"], gt["trials"][trial]["generalized_forces"][5:-5].T))
+    print(f"{trial}: pelvis residual force {force_rms:.2f} N RMS")
+    assert force_rms < 10.0
+    for name in ("hip_flexion_r", "knee_angle_r", "ankle_angle_r"):
+        err = np.sqrt(np.mean((tau[name] - want[name]) ** 2))
+        assert err < 0.02 * np.abs(want[name]).max(), name
+
+
 def _config(tmp_path, values, stages=None, **extra):
     cfg = quickstart_config()
     cfg["sweep"]["values"] = values

@@ -1,0 +1,564 @@
+"""Build the example subject from Moco simulations of running (``simpipe example build``).
+
+For each example trial (speed, cycle time) the subject's true model
+(``model_true.osim``, the built-in model scaled by :mod:`.generate`) is
+simulated running with foot-ground contact by
+:func:`simpipe.example.simulate.simulate_running`, through a chain of solves
+(:data:`FULL_CHAIN`): a coarse torque-driven solve from the reference motion,
+a fine torque-driven solve warm-started from it, and a muscle-driven solve
+warm-started from that. The last solution is written as a lab trial
+(:mod:`.labtrial`): markers (TRC, mm), GRF with centre of pressure and free
+moment per foot (.mot at 1000 Hz, ExternalLoads XML), and the ground truth
+(coordinates, speeds, accelerations, net joint moments, contact forces, muscle
+activations and forces) in ``ground_truth.h5``.
+
+Why a fine mesh: the written trial is sampled from the solution's
+interpolant between mesh points, where the dynamics are not enforced. At 15
+mesh intervals per half cycle (11.75 ms between collocation points) the
+pelvis residual force of the written data is about 45 N RMS; the final
+solve's mesh (:data:`FINE_MESH`) brings it below the 10 N that inverse
+dynamics of consistent data must meet (measured numbers in the README the
+build writes).
+
+The trials after the first are solved by continuation in speed: a step
+that poses a new problem (the first, and the switch to muscles) starts from
+the first trial's solution of that step (time rescaled); a step that only
+refines the mesh starts from the trial's own previous solution.
+Started like the first trial, run_02 (3.6 m/s, 0.69 s cycles) converged to
+other local optima: from the reference motion a hopping gait (6.8 body
+weights, three contacts per stance), and muscle-driven from its own torque
+solution a gait with overlapping stances at 4.2 body weights.
+
+Solutions are cached next to the data (``simulation/<trial>_<step>.sto`` and
+``.json``), keyed by the problem's inputs (generic model file, subject,
+trial, solver settings, the previous step's key); a build whose keys match
+only rewrites the files (seconds), so a clean clone reproduces the committed
+example without solving. ``resolve=True`` solves again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Markers
+from ..errors import StageError
+from ..io.grf import write_external_loads_xml, write_grf
+from ..io.hashing import file_sha256, hash_object, write_text_atomic
+from ..io.trc import write_trc
+from ..stages.id import Kinematics, differentiate, inverse_dynamics
+from . import generate as gen
+from . import simulate as sim
+from .labtrial import grf_table, model_markers
+
+log = logging.getLogger(__name__)
+
+#: Bumped when the problem or the way a solution becomes a trial changes.
+BUILD_VERSION = 1
+
+#: Mesh intervals per half cycle of the final solves (see the module notes).
+FINE_MESH = 80
+
+
+@dataclass(frozen=True)
+class SolveStep:
+    """One solve of the build chain.
+
+    Attributes
+    ----------
+    name : str
+        File stem suffix of the solution, e.g. ``'torques_coarse'``.
+    settings : simpipe.example.simulate.SimSettings
+    """
+
+    name: str
+    settings: sim.SimSettings
+
+
+#: The committed example: coarse torques -> coarse muscles -> fine muscles,
+#: each warm-started from the previous (the muscle-driven problem converges
+#: only from a torque-driven guess; the fine mesh from the coarse solution
+#: of the same problem).
+FULL_CHAIN = (SolveStep("torques_coarse", sim.COARSE),
+              SolveStep("muscles_coarse", replace(sim.COARSE, actuation="muscles")),
+              SolveStep("muscles", replace(sim.COARSE, mesh_intervals=FINE_MESH, actuation="muscles")))
+
+#: The fast build (CI): one coarse torque-driven solve, a few minutes on one core.
+FAST_CHAIN = (SolveStep("torques_coarse", sim.COARSE),)
+
+#: Vertical force (N) above which a foot counts as in contact (events).
+CONTACT_THRESHOLD_N = 20.0
+
+#: Flight, for the quality figures: both feet below the threshold and at
+#: least this far (s) from any contact frame: the smooth contact model lets
+#: the force rise over a few milliseconds, and at toe-off its damping pulls
+#: the rising foot with up to about 5 N for about 12 ms (the spheres still
+#: penetrate while they leave the ground).
+FLIGHT_MARGIN_S = 0.015
+
+
+# --- solving, with a cache ---------------------------------------------------
+
+def step_key(generic_sha: str, subject: gen.Subject, trial: gen.Trial, step: SolveStep,
+             previous_key: str | None) -> str:
+    """Hash of everything that defines a solve of the chain."""
+    return hash_object({"version": BUILD_VERSION, "generic_model": generic_sha,
+                        "subject": asdict(subject), "speed": trial.speed,
+                        "cycle_time": trial.cycle_time, "step": step.name,
+                        "settings": asdict(step.settings), "previous": previous_key})
+
+
+def _read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def solve_chain(model_path: Path, trial: gen.Trial, folder: Path, chain: tuple[SolveStep, ...],
+                keys: list[str], resolve: bool = False, progress=None,
+                guesses: list[Path | None] | None = None) -> list[dict]:
+    """Solve (or reuse) each step of ``chain`` for one trial.
+
+    Parameters
+    ----------
+    model_path : Path
+        The subject's true model.
+    trial : Trial
+    folder : Path
+        Where ``<trial>_<step>.sto`` and ``.json`` live.
+    chain : tuple of SolveStep
+    keys : list of str
+        :func:`step_key` of each step.
+    resolve : bool
+        Solve even where a solution with the same key exists.
+    progress : callable, optional
+        Called with a one-line message before each solve.
+    guesses : list of Path or None, optional
+        Warm start of each step: a solution, or None for the previous step's
+        solution (the first step: the reference motion). Default all None.
+
+    Returns
+    -------
+    list of dict
+        Per step: the JSON record (``key``, ``solution``, ``status``,
+        ``success``, ``iterations``, ``objective``, ``objective_terms``,
+        ``wall_s``, ``settings``).
+
+    Raises
+    ------
+    StageError
+        If a solve does not converge (the solution is kept for inspection).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    records, warm = [], None
+    guesses = guesses if guesses is not None else [None] * len(chain)
+    for step, key, guess in zip(chain, keys, guesses):
+        warm = guess if guess is not None else warm
+        sto = folder / f"{trial.name}_{step.name}.sto"
+        record_path = sto.with_suffix(".json")
+        record = _read_record(record_path)
+        if resolve or record is None or record.get("key") != key or not sto.is_file():
+            if progress is not None:
+                progress(f"{trial.name}: solving {step.name} ({step.settings.actuation}, "
+                         f"{step.settings.mesh_intervals} mesh intervals)")
+            result = sim.simulate_running(model_path, sto, speed=trial.speed,
+                                          cycle_time=trial.cycle_time, settings=step.settings,
+                                          warm_start=warm)
+            record = {"key": key, "solution": sto.name, "status": result.status,
+                      "success": result.success, "iterations": result.iterations,
+                      "objective": result.objective, "objective_terms": result.objective_terms,
+                      "wall_s": round(result.wall_s, 1), "settings": asdict(step.settings)}
+            write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+        if not record["success"]:
+            raise StageError(f"{trial.name}: the {step.name} solve did not converge "
+                             f"({record['status']} after {record['iterations']} iterations); "
+                             f"solution kept in {sto}; rerun with --resolve or change the settings")
+        records.append(record)
+        warm = sto
+    return records
+
+
+# --- from a solution to a trial ------------------------------------------------
+
+@dataclass
+class SimulatedTrial:
+    """A trial written from a simulation, with its ground truth.
+
+    Attributes
+    ----------
+    truth : simpipe.example.generate.TrialTruth
+        Kinematics (q, u and the model's udot at the marker frames), noise-free
+        markers, net generalized forces, the GRF written, events, quality.
+    contact : dict
+        Side -> ``force`` (n, 3), ``cop`` (n, 3), ``free_moment`` (n,) at the
+        GRF frames (``grf_time``), from the contact spheres.
+    grf_time : ndarray
+    muscles : list of str
+    activation, muscle_force : ndarray, shape (n_frames, n_muscles)
+        At the marker frames (empty for a torque-driven solution).
+    solve : dict
+        The final solve's record (:func:`solve_chain`).
+    """
+
+    truth: gen.TrialTruth
+    contact: dict
+    grf_time: np.ndarray
+    muscles: list
+    activation: np.ndarray
+    muscle_force: np.ndarray
+    solve: dict
+
+
+def _full_cycle(solution_path: Path) -> sim.Cycle:
+    full = sim.mirror_half_cycle(sim.read_solution(solution_path))
+    full.time = full.time - full.time[0]
+    return full
+
+
+def _events(time: np.ndarray, fy: np.ndarray, threshold: float = CONTACT_THRESHOLD_N) -> dict:
+    """Foot-strike (rising) and toe-off (falling) times of a vertical force, interpolated."""
+    on = fy >= threshold
+    out = {}
+    for name, edges in (("foot_strike", np.flatnonzero(~on[:-1] & on[1:])),
+                        ("toe_off", np.flatnonzero(on[:-1] & ~on[1:]))):
+        frac = (threshold - fy[edges]) / (fy[edges + 1] - fy[edges])
+        out[name] = time[edges] + frac * (time[edges + 1] - time[edges])
+    return out
+
+
+def simulated_trial(model_path: Path, solution_path: Path, settings: sim.SimSettings,
+                    trial: gen.Trial, out_dir: Path, record: dict) -> SimulatedTrial:
+    """Write ``<trial>_grf.mot`` and its ExternalLoads XML; return the trial and its truth.
+
+    Parameters
+    ----------
+    model_path : Path
+        The true model (the one the solution was solved on).
+    solution_path : Path
+        The half-cycle solution.
+    settings : SimSettings
+        Its settings (they define the actuators).
+    trial : Trial
+        Recording window (``phase0``, ``duration``) and rates.
+    out_dir : Path
+    record : dict
+        The solve's record, kept in the truth.
+
+    Returns
+    -------
+    SimulatedTrial
+        The caller writes the markers (with optional noise).
+
+    Notes
+    -----
+    The cycle is the half-cycle solution mirrored left/right and repeated;
+    states between mesh points are cubic Hermite interpolants (values with
+    the speeds as slopes), controls cubic splines
+    (:func:`simpipe.example.simulate.sample_cycle`). The GRF at every force
+    frame is the contact spheres' force at that interpolated state, so force
+    and motion belong to the same state; accelerations in the truth are the
+    model's forward dynamics there.
+    """
+    from .simdata import evaluate_cycle
+
+    model = sim.simulation_model(model_path, settings)
+    full = _full_cycle(solution_path)
+    offset = trial.phase0 * trial.cycle_time
+    frames = evaluate_cycle(model, sim.sample_cycle(full, trial.times(trial.marker_rate), offset), gen.FEET)
+    grf_time = trial.times(trial.grf_rate)
+    forces = evaluate_cycle(model, sim.sample_cycle(full, grf_time, offset), gen.FEET)
+    from .labtrial import _fill_points
+
+    feet, contact = {}, {}
+    for side, g in forces.grf.items():
+        free = np.nan_to_num(g.free_moment)
+        feet[side] = {"force": g.force, "point": _fill_points(g.cop),
+                      "torque": np.column_stack([np.zeros(len(free)), free, np.zeros(len(free))])}
+        contact[side] = {"force": g.force, "cop": g.cop, "free_moment": g.free_moment}
+    table = grf_table(grf_time, feet)
+    grf_path = write_grf(table, out_dir / f"{trial.name}_grf.mot", sides=tuple(feet))
+    xml = write_external_loads_xml(out_dir / f"{trial.name}_external_loads.xml", grf_path, gen.FEET)
+    gen._relative_datafile(xml)
+    kin = Kinematics(frames.time, list(frames.coordinates), frames.q, frames.u, frames.udot)
+    tau = inverse_dynamics(model_path, kin, grf_path, gen.FEET).tau
+    markers = model_markers(model_path, frames.time, list(frames.coordinates), frames.q)
+    events = {}
+    for side in gen.FEET:
+        for name, times in _events(grf_time, contact[side]["force"][:, 1]).items():
+            events[f"{name}_{side}"] = times
+    truth = gen.TrialTruth(trial, kin, markers, tau, table, events, {})
+    truth.quality.update(_quality(model_path, truth, contact, grf_path, record))
+    return SimulatedTrial(truth, contact, grf_time, list(frames.muscles), frames.activation,
+                          frames.muscle_force, record)
+
+
+def consistency(model_path: Path, kinematics: Kinematics, grf_path: Path) -> dict[str, float]:
+    """Inverse dynamics of the written data as an analysis would run it (no filter).
+
+    Accelerations come from a quintic spline of the coordinates at the marker
+    frames (:func:`simpipe.stages.id.differentiate`), as in simpipe's ID
+    stage; for dynamically consistent data the pelvis residuals are near zero.
+
+    Returns
+    -------
+    dict
+        ``pelvis_residual_force_rms_n`` (resultant of pelvis_tx and
+        pelvis_ty), ``pelvis_residual_moment_rms_nm``, over the frames
+        without the five at each end (spline end effects).
+    """
+    kin = differentiate(kinematics.time, kinematics.q, kinematics.coordinates)
+    tau = inverse_dynamics(model_path, kin, grf_path, gen.FEET).tau
+    names = list(kinematics.coordinates)
+    inner = slice(5, -5)
+    force = np.hypot(tau[inner, names.index("pelvis_tx")], tau[inner, names.index("pelvis_ty")])
+    moment = tau[inner, names.index("pelvis_tilt")]
+    return {"pelvis_residual_force_rms_n": float(np.sqrt(np.mean(force ** 2))),
+            "pelvis_residual_moment_rms_nm": float(np.sqrt(np.mean(moment ** 2)))}
+
+
+def _away_from(mask: np.ndarray, margin: int) -> np.ndarray:
+    """Frames farther than ``margin`` frames from every True frame of ``mask``."""
+    near = np.convolve(mask.astype(float), np.ones(2 * margin + 1), mode="same") > 0
+    return ~near
+
+
+def _quality(model_path: Path, truth: gen.TrialTruth, contact: dict, grf_path: Path,
+             record: dict) -> dict[str, float]:
+    probe = gen._Probe(model_path)
+    weight = probe.mass * float(np.linalg.norm(probe.gravity))
+    fy = {s: c["force"][:, 1] for s, c in contact.items()}
+    total = sum(fy.values())
+    stance = {s: f >= CONTACT_THRESHOLD_N for s, f in fy.items()}
+    flight = _away_from(stance["r"] | stance["l"], int(round(FLIGHT_MARGIN_S * truth.trial.grf_rate)))
+    q = dict(zip(truth.kinematics.coordinates, truth.kinematics.q.T))
+    t = truth.kinematics.time
+    out = {
+        "peak_vertical_grf_bw": float(total.max() / weight),
+        "flight_fraction": float(np.mean(~(stance["r"] | stance["l"]))),
+        "stance_fraction": float(np.mean([s.mean() for s in stance.values()])),
+        "max_flight_vertical_grf_n": float(np.abs(total[flight]).max(initial=0.0)),
+        "mean_speed_m_s": float((q["pelvis_tx"][-1] - q["pelvis_tx"][0]) / (t[-1] - t[0])),
+        "truth_pelvis_residual_max_n": float(np.abs(truth.generalized_forces[:, [
+            truth.kinematics.coordinates.index(c) for c in ("pelvis_tx", "pelvis_ty")]]).max()),
+    }
+    out.update(consistency(model_path, truth.kinematics, grf_path))
+    return out
+
+
+# --- the example ---------------------------------------------------------------
+
+def default_simulation_dir(out_dir: Path) -> Path:
+    """Where a build keeps its solutions: ``<out_dir>/simulation``."""
+    return Path(out_dir) / "simulation"
+
+
+def build_simulated_example(out_dir: str | Path, model_path: str | Path | None = None,
+                            seed: int = 0, noise_mm: float = 0.0, chain: tuple = FULL_CHAIN,
+                            subject: gen.Subject = gen.SUBJECT,
+                            trials: tuple = gen.TRIALS, resolve: bool = False,
+                            progress=None) -> dict:
+    """Generate the example subject from Moco simulations of running.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder to write, e.g. ``data/example/subject01``.
+    model_path : str or Path, optional
+        The generic model; default the built-in one.
+    seed : int
+        Seed of the marker noise.
+    noise_mm : float
+        Marker noise (mm per axis) added to the .trc files only.
+    chain : tuple of SolveStep
+        :data:`FULL_CHAIN` (the committed example) or :data:`FAST_CHAIN`.
+    subject : Subject
+    trials : tuple of Trial
+    resolve : bool
+        Solve again even where cached solutions match.
+    progress : callable, optional
+        Receives one-line messages.
+
+    Returns
+    -------
+    dict
+        ``out_dir``, ``files``, ``mass_kg``, per trial its quality figures
+        and solve records.
+    """
+    import opensim as osim
+
+    import simpipe
+
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = Path(model_path) if model_path is not None else gen.default_model_path()
+    true_model = gen.scale_model(model_path, subject, out_dir / "model_true.osim")
+    probe = gen._Probe(true_model)
+    rng = np.random.default_rng(seed)
+    static, static_q = gen.static_markers(probe)
+    write_trc(gen._noisy(static, rng, noise_mm), out_dir / "static.trc")
+    generic_sha = file_sha256(model_path)
+    folder = default_simulation_dir(out_dir)
+    results, sims, first = {}, [], None
+    for trial in trials:
+        if first is None:  # each step from the previous one (the first from the reference)
+            keys, previous = [], None
+            for step in chain:
+                previous = step_key(generic_sha, subject, trial, step, previous)
+                keys.append(previous)
+            guesses = None
+        else:  # continuation in speed (see the module notes)
+            keys, guesses = [], []
+            for j, step in enumerate(chain):
+                refine = j > 0 and step.settings.actuation == chain[j - 1].settings.actuation
+                keys.append(step_key(generic_sha, subject, trial, step, keys[-1] if refine else first[0][j]))
+                guesses.append(None if refine else first[1][j])
+        records = solve_chain(true_model, trial, folder, chain, keys, resolve=resolve,
+                              progress=progress, guesses=guesses)
+        if first is None:
+            first = (keys, [folder / r["solution"] for r in records])
+        last = chain[-1]
+        simulated = simulated_trial(true_model, folder / records[-1]["solution"],
+                                    last.settings, trial, out_dir, records[-1])
+        write_trc(gen._noisy(simulated.truth.markers, rng, noise_mm), out_dir / f"{trial.name}.trc")
+        sims.append(simulated)
+        results[trial.name] = {"quality": dict(simulated.truth.quality), "solves": records}
+        if progress is not None:
+            progress(f"{trial.name}: " + ", ".join(f"{k} {v:.3g}" for k, v in simulated.truth.quality.items()))
+    attrs = {"seed": seed, "noise_mm": noise_mm, "simpipe_version": simpipe.__version__,
+             "opensim_version": osim.__version__, "generic_model": model_path.name,
+             "source": "moco_simulation", "build_version": BUILD_VERSION}
+    write_simulated_truth(out_dir / "ground_truth.h5", subject, static, static_q, sims, chain, attrs)
+    (out_dir / "README.md").write_text(simulated_manifest(subject, sims, chain, seed, noise_mm,
+                                                          model_path.name))
+    files = sorted(p.name for p in out_dir.iterdir() if p.is_file())
+    return {"out_dir": str(out_dir), "files": files, "mass_kg": probe.mass, "trials": results}
+
+
+def write_simulated_truth(path: Path, subject: gen.Subject, static: Markers, static_q: dict,
+                          sims: list[SimulatedTrial], chain: tuple, attrs: dict) -> Path:
+    """``ground_truth.h5``: :func:`simpipe.example.generate.write_truth`'s layout plus the simulation.
+
+    Per trial, besides ``time``, ``q``, ``u``, ``udot``, ``generalized_forces``,
+    ``markers`` and ``events``: ``grf_time`` and ``contact/<side>/force``,
+    ``cop``, ``free_moment`` (the contact spheres' load per foot), ``muscles``,
+    ``activation`` and ``muscle_force`` (N, tendon force) at the marker frames,
+    and the final solve's record in the attribute ``solve`` (JSON).
+    """
+    import h5py
+
+    gen.write_truth(path, subject, static, static_q, [s.truth for s in sims], attrs)
+    with h5py.File(path, "a", track_order=True) as f:
+        f.attrs["chain"] = json.dumps([{"name": s.name, **asdict(s.settings)} for s in chain],
+                                      sort_keys=True)
+        for s in sims:
+            g = f["trials"][s.truth.trial.name]
+            del g.attrs["stance_fraction"]
+            g.attrs["solve"] = json.dumps(s.solve, sort_keys=True)
+            gen._put(g, "grf_time", s.grf_time)
+            for side, c in s.contact.items():
+                for k, v in c.items():
+                    gen._put(g, f"contact/{side}/{k}", v)
+            gen._put(g, "muscles", gen._strings(s.muscles))
+            gen._put(g, "activation", s.activation)
+            gen._put(g, "muscle_force", s.muscle_force)
+    return path
+
+
+_SIM_MANIFEST = """\
+# Example subject `{name}` (running simulated with OpenSim Moco, with its ground truth)
+
+Generated by simpipe; do not edit by hand. To regenerate:
+
+    simpipe example build            # reuses simulation/*.sto when their keys match (seconds)
+    simpipe example build --resolve  # solves every simulation again (see the times below)
+
+Generic model: `models/{model}`; the subject's model is it scaled per segment
+(`model_true.osim`, mass {mass:g} kg, height {height:g} m; factors {factors}).
+
+## How the motion was made
+
+Each trial is a Moco optimal-control simulation of running
+(`simpipe/example/simulate.py`): half a gait cycle with left/right symmetry,
+the mean speed imposed, four SmoothSphereHalfSpaceForce contact spheres per
+foot (Falisse et al. 2019), the pelvis unactuated (the ground pushes on the
+body only through the contacts). The objective tracks a reference running
+pattern (joint angles shaped on Novacheck 1998 and Hamner & Delp 2013, and
+the ground reaction force that pattern implies) against effort (squared
+controls). Chain of solves per trial, each warm-started from the previous:
+
+{chain_rows}
+The written files sample the last solution (mirrored into a full cycle and
+repeated) at the marker and force rates; the GRF at each force frame is the
+contact spheres' force at that state, so motion and force are one
+simulation. Markers are the model's own markers{noise}.
+
+## Files
+
+| file | content |
+|---|---|
+| `static.trc` | standing in the model's default pose, 1 s at 100 Hz, mm |
+{trial_rows}| `model_true.osim` | the scaled model the simulations ran on |
+| `simulation/<trial>_<step>.sto`, `.json` | each solve's MocoTrajectory and its record (key, status, iterations, objective terms, wall time, settings) |
+| `ground_truth.h5` | the exact values (layout below) |
+
+## Quality of the data
+
+| trial | speed (m/s) | cycle (s) | solve | peak vertical GRF (BW) | stance / flight (fraction of cycle) | max vertical GRF in flight (N) | pelvis residual of ID on these files, force RMS (N) / moment RMS (N m) |
+|---|---|---|---|---|---|---|---|
+{quality_rows}
+The last column is inverse dynamics of the written data as simpipe runs it
+(quintic spline of the exact coordinates at the marker frames, no filter):
+it measures how dynamically consistent the files are.
+
+## ground_truth.h5
+
+- root attributes: `subject`, `mass_kg`, `height_m`, `seed`, `noise_mm`,
+  `simpipe_version`, `opensim_version`, `generic_model`, `source`,
+  `build_version`, `chain` (JSON of the solves' settings).
+- `scale_factors/bodies`, `scale_factors/factors`; `static/coordinates`,
+  `static/q`, `static/marker_names`, `static/markers` (m).
+- `trials/<name>/`: `time` (marker frames), `coordinates`, `q`, `u`, `udot`
+  (the model's forward dynamics at each state), `generalized_forces` (net
+  joint moments and pelvis residuals: InverseDynamicsSolver at the exact
+  state with the written GRF), `marker_names`, `markers` (noise-free, m),
+  `events/foot_strike_r|toe_off_r|foot_strike_l|toe_off_l` (vertical contact
+  force crossing {threshold:g} N), `grf_time`, `contact/<side>/force|cop|free_moment`,
+  `muscles`, `activation`, `muscle_force` (tendon force, N; empty for
+  torque-driven solves); attributes `speed_m_s`, `cycle_time_s`, `phase0`,
+  `solve` (JSON record), `quality_*`.
+"""
+
+
+def simulated_manifest(subject: gen.Subject, sims: list[SimulatedTrial], chain: tuple, seed: int,
+                       noise_mm: float, model_name: str) -> str:
+    """The README.md text of a simulated example (deterministic: no wall times)."""
+    groups = {}
+    for body, factor in sorted(subject.scale_factors.items()):
+        groups.setdefault(factor, []).append(body)
+    factors = "; ".join(f"{', '.join(b)} {f:g}" for f, b in groups.items())
+    chain_rows = "".join(
+        f"{i + 1}. `{s.name}`: {s.settings.actuation}, {s.settings.mesh_intervals} mesh intervals, "
+        f"{s.settings.finite_difference} differences, tolerances {s.settings.convergence_tolerance:g} / "
+        f"{s.settings.constraint_tolerance:g}\n" for i, s in enumerate(chain))
+    trial_rows = "".join(
+        f"| `{t.name}.trc`, `{t.name}_grf.mot`, `{t.name}_external_loads.xml` | running "
+        f"{t.speed:g} m/s, cycle {t.cycle_time:g} s, {t.duration:g} s; markers {t.marker_rate:g} Hz "
+        f"in mm, GRF {t.grf_rate:g} Hz |\n" for t in (s.truth.trial for s in sims))
+    quality_rows = "".join(
+        f"| {s.truth.trial.name} | {s.truth.trial.speed:g} | {s.truth.trial.cycle_time:g} "
+        f"| {s.solve['status']}, {s.solve['iterations']} iterations "
+        f"| {q['peak_vertical_grf_bw']:.2f} | {q['stance_fraction']:.2f} / {q['flight_fraction']:.2f} "
+        f"| {q['max_flight_vertical_grf_n']:.2f} "
+        f"| {q['pelvis_residual_force_rms_n']:.1f} / {q['pelvis_residual_moment_rms_nm']:.1f} |\n"
+        for s in sims for q in [s.truth.quality])
+    noise = (f", plus Gaussian noise of {noise_mm:g} mm per axis (seed {seed}; "
+             "ground_truth.h5 keeps the noise-free positions)" if noise_mm > 0 else " (no noise)")
+    return _SIM_MANIFEST.format(name=subject.name, model=model_name, mass=subject.mass_kg,
+                                height=subject.height_m, factors=factors, chain_rows=chain_rows,
+                                noise=noise, trial_rows=trial_rows, quality_rows=quality_rows,
+                                threshold=CONTACT_THRESHOLD_N)

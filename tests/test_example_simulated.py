@@ -1,0 +1,325 @@
+"""The example subject built from Moco simulations (simpipe.example.simbuild).
+
+The committed example (data/example/subject01) comes from the full build
+(coarse torque-driven, then muscle-driven solves on a fine mesh; about an
+hour on 2 cores). Its solutions are committed under ``simulation/``, so a
+rebuild here only rewrites the files from them (seconds) and must reproduce
+the committed files; the physics of the committed trials is checked against
+the issue's criteria. The fast build (one coarse torque-driven solve, about
+3 min) runs in full; the full build from scratch is marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from simpipe.example import generate as gen
+from simpipe.example import simbuild as B
+from simpipe.example import simulate as S
+from simpipe.io.grf import read_grf
+from simpipe.io.trc import read_trc
+
+from conftest import EXAMPLE, MODEL
+
+TRIALS = [t.name for t in gen.TRIALS]
+TEXT_FILES = ["README.md", "static.trc", "model_true.osim"] + [
+    f"{t}{suffix}" for t in TRIALS for suffix in (".trc", "_grf.mot", "_external_loads.xml")]
+
+
+def _need(path: Path) -> None:
+    if not path.exists():
+        pytest.skip(f"missing {path}; run `simpipe example build`")
+
+
+def _no_solving(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the build solved although the cached solutions match")
+    monkeypatch.setattr(S, "simulate_running", refuse)
+
+
+@pytest.fixture(scope="module")
+def rebuilt(tmp_path_factory):
+    """The full build into a temporary folder, from the committed solutions (no solve)."""
+    _need(EXAMPLE / "simulation")
+    out = tmp_path_factory.mktemp("example") / "subject01"
+    shutil.copytree(EXAMPLE / "simulation", out / "simulation")
+    with pytest.MonkeyPatch.context() as mp:
+        _no_solving(mp)
+        summary = B.build_simulated_example(out, MODEL)
+    return out, summary
+
+
+def _truth(folder: Path, trial: str) -> dict:
+    with h5py.File(folder / "ground_truth.h5", "r") as f:
+        g = f["trials"][trial]
+        out = {k: g[k][()] for k in ("time", "q", "u", "udot", "generalized_forces", "markers",
+                                     "grf_time", "activation", "muscle_force")}
+        out["coordinates"] = [c.decode() for c in g["coordinates"][()]]
+        out["marker_names"] = [c.decode() for c in g["marker_names"][()]]
+        out["muscles"] = [c.decode() for c in g["muscles"][()]]
+        out["events"] = {k: g["events"][k][()] for k in g["events"]}
+        out["contact"] = {s: {k: g["contact"][s][k][()] for k in g["contact"][s]} for s in g["contact"]}
+        out["solve"] = json.loads(g.attrs["solve"])
+        out["quality"] = {k[len("quality_"):]: float(v) for k, v in g.attrs.items()
+                          if k.startswith("quality_")}
+        out["mass"] = float(f.attrs["mass_kg"])
+    return out
+
+
+# --- the committed example is what its solutions give ------------------------------
+
+def _same_lines(new: str, old: str, rtol: float = 1e-7) -> str | None:
+    new_lines, old_lines = new.splitlines(), old.splitlines()
+    if len(new_lines) != len(old_lines):
+        return f"{len(new_lines)} lines instead of {len(old_lines)}"
+    for i, (a, b) in enumerate(zip(new_lines, old_lines)):
+        if a == b:
+            continue
+        ta, tb = a.split("\t"), b.split("\t")
+        try:
+            same = len(ta) == len(tb) and np.allclose(
+                [float(x or "nan") for x in ta], [float(x or "nan") for x in tb],
+                rtol=rtol, atol=1e-7, equal_nan=True)
+        except ValueError:
+            same = False
+        if not same:
+            return f"line {i + 1}: {a[:80]!r} != {b[:80]!r}"
+    return None
+
+
+@pytest.mark.parametrize("name", TEXT_FILES)
+def test_committed_files_are_rewritten_from_the_committed_solutions(rebuilt, name):
+    out, _ = rebuilt
+    _need(EXAMPLE / name)
+    problem = _same_lines((out / name).read_text(), (EXAMPLE / name).read_text())
+    assert problem is None, f"{name} differs from a rebuild ({problem}); run `simpipe example build`"
+
+
+def test_committed_truth_is_rewritten(rebuilt):
+    out, _ = rebuilt
+    with (h5py.File(out / "ground_truth.h5", "r") as new,
+          h5py.File(EXAMPLE / "ground_truth.h5", "r") as old):
+        names, old_names = [], []
+        new.visit(names.append)
+        old.visit(old_names.append)
+        assert names == old_names
+        for name in names:
+            if isinstance(new[name], h5py.Dataset):
+                a, b = new[name][()], old[name][()]
+                if a.dtype.kind == "S":
+                    assert list(a) == list(b), name
+                else:
+                    scale = max(float(np.abs(b).max(initial=0.0)), 1e-300)
+                    assert np.allclose(a, b, rtol=1e-6, atol=1e-7 * scale, equal_nan=True), name
+
+
+# --- physics of the committed trials ----------------------------------------------
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_every_solve_of_the_chain_converged(trial):
+    _need(EXAMPLE / "simulation")
+    for step in B.FULL_CHAIN:
+        record = json.loads((EXAMPLE / "simulation" / f"{trial}_{step.name}.json").read_text())
+        assert record["success"], (step.name, record["status"])
+        assert record["settings"]["mesh_intervals"] == step.settings.mesh_intervals
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_half_cycle_is_symmetric_and_at_the_trial_speed(trial):
+    _need(EXAMPLE / "simulation")
+    spec = next(t for t in gen.TRIALS if t.name == trial)
+    half = S.read_solution(EXAMPLE / "simulation" / f"{trial}_{B.FULL_CHAIN[-1].name}.sto")
+    for i, name in enumerate(half.state_names):
+        if not name.endswith("pelvis_tx/value"):
+            j = half.state_names.index(S.mirror_name(name))
+            assert abs(half.states[-1, i] - half.states[0, j]) < 1e-3, name
+    tx = half.column("/jointset/ground_pelvis/pelvis_tx/value")
+    assert (tx[-1] - tx[0]) / (half.time[-1] - half.time[0]) == pytest.approx(spec.speed, rel=1e-3)
+    assert half.time[-1] - half.time[0] == pytest.approx(spec.cycle_time / 2)
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_flight_has_no_force_and_stance_peaks_at_two_to_three_body_weights(trial):
+    _need(EXAMPLE / "ground_truth.h5")
+    truth = _truth(EXAMPLE, trial)
+    weight = truth["mass"] * 9.80665
+    fy = {s: truth["contact"][s]["force"][:, 1] for s in ("r", "l")}
+    total = fy["r"] + fy["l"]
+    rate = 1.0 / float(np.median(np.diff(truth["grf_time"])))
+    stance = total >= B.CONTACT_THRESHOLD_N
+    flight = B._away_from(stance, int(round(B.FLIGHT_MARGIN_S * rate)))
+    assert flight.mean() > 0.15                                     # two flights per cycle
+    assert np.abs(total[flight]).max() < 1.0
+    for side in fy:
+        assert 2.0 <= fy[side].max() / weight <= 3.0, fy[side].max() / weight
+    # the same force is what the .mot holds
+    grf = read_grf(EXAMPLE / f"{trial}_grf.mot")
+    np.testing.assert_allclose(grf.column("r_ground_force_vy"), fy["r"], atol=1e-6)
+    print(f"{trial}: peak {max(f.max() for f in fy.values()) / weight:.2f} BW, flight max "
+          f"{np.abs(total[flight]).max():.3f} N")
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_one_stance_per_foot_per_cycle(trial):
+    _need(EXAMPLE / "ground_truth.h5")
+    truth = _truth(EXAMPLE, trial)
+    spec = next(t for t in gen.TRIALS if t.name == trial)
+    strikes, offs = truth["events"]["foot_strike_r"], truth["events"]["toe_off_r"]
+    assert len(strikes) >= 1 and len(offs) >= 1
+    if len(strikes) > 1:
+        assert np.diff(strikes) == pytest.approx(spec.cycle_time, abs=2e-3)
+    stance = (offs[offs > strikes[0]][0] - strikes[0]) / spec.cycle_time
+    assert 0.25 < stance < 0.45
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_vertical_impulse_over_a_cycle_balances_weight(trial):
+    _need(EXAMPLE / "ground_truth.h5")
+    truth = _truth(EXAMPLE, trial)
+    spec = next(t for t in gen.TRIALS if t.name == trial)
+    t = truth["grf_time"]
+    fy = truth["contact"]["r"]["force"][:, 1] + truth["contact"]["l"]["force"][:, 1]
+    one = (t >= t[0]) & (t < t[0] + spec.cycle_time)
+    weight = truth["mass"] * 9.80665
+    imbalance = np.sum(fy[one] - weight) * (t[1] - t[0]) / (weight * spec.cycle_time)
+    assert abs(imbalance) < 0.01
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_truth_is_consistent_and_markers_are_the_model_markers(trial):
+    _need(EXAMPLE / "ground_truth.h5")
+    truth = _truth(EXAMPLE, trial)
+    tau = dict(zip(truth["coordinates"], truth["generalized_forces"].T))
+    # at the exact state and the model's own accelerations the GRF balances the body
+    assert np.abs(tau["pelvis_tx"]).max() < 1e-3 and np.abs(tau["pelvis_ty"]).max() < 1e-3
+    assert np.abs(tau["pelvis_tilt"]).max() < 1e-3
+    markers = read_trc(EXAMPLE / f"{trial}.trc")
+    assert np.allclose(markers.time, truth["time"])
+    probe = gen._Probe(EXAMPLE / "model_true.osim")
+    for k in range(0, len(truth["time"]), 9):
+        probe.pose(dict(zip(truth["coordinates"], truth["q"][k])))
+        assert np.abs(markers.xyz[k] - probe.markers()).max() < 1e-4
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_written_files_are_dynamically_consistent(trial):
+    """ID of the files' exact coordinates (quintic spline, no filter): pelvis residual force < 10 N RMS."""
+    _need(EXAMPLE / "ground_truth.h5")
+    truth = _truth(EXAMPLE, trial)
+    from simpipe.stages.id import Kinematics
+
+    kin = Kinematics(truth["time"], truth["coordinates"], truth["q"], truth["u"], truth["udot"])
+    got = B.consistency(EXAMPLE / "model_true.osim", kin, EXAMPLE / f"{trial}_grf.mot")
+    print(trial, got)
+    assert got["pelvis_residual_force_rms_n"] < 10.0
+    assert got["pelvis_residual_force_rms_n"] == pytest.approx(
+        truth["quality"]["pelvis_residual_force_rms_n"], rel=1e-6)
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_muscle_states_are_in_the_truth(trial):
+    _need(EXAMPLE / "ground_truth.h5")
+    truth = _truth(EXAMPLE, trial)
+    if B.FULL_CHAIN[-1].settings.actuation != "muscles":
+        pytest.skip("the committed example is torque-driven")
+    assert len(truth["muscles"]) == 18
+    assert truth["activation"].shape == (len(truth["time"]), 18)
+    assert truth["activation"].min() >= 0.0099 and truth["activation"].max() <= 1.0 + 1e-6
+    force = dict(zip(truth["muscles"], truth["muscle_force"].T))
+    stance = truth["contact"]["r"]["force"][:, 1] > 500.0
+    at = np.searchsorted(truth["grf_time"], truth["time"] - 1e-9).clip(max=len(truth["grf_time"]) - 1)
+    loaded = stance[at]
+    assert loaded.any()
+    # the right plantar flexors carry the body in right stance
+    assert force["soleus_r"][loaded].max() > 1000.0
+
+
+# --- building ---------------------------------------------------------------------
+
+def test_fast_build_converges_with_flight_and_reuses_its_solution(tmp_path, monkeypatch):
+    """One coarse torque-driven solve (about 3 min): converged, flight < 1 N, 2-3 BW, then cached."""
+    trial = gen.TRIALS[0]
+    out = tmp_path / "subject01"
+    summary = B.build_simulated_example(out, MODEL, chain=B.FAST_CHAIN, trials=(trial,))
+    record = summary["trials"][trial.name]["solves"][-1]
+    assert record["success"], record["status"]
+    q = summary["trials"][trial.name]["quality"]
+    print("fast build:", record["iterations"], "iterations", record["wall_s"], "s", q)
+    assert q["max_flight_vertical_grf_n"] < 1.0
+    assert 2.0 <= q["peak_vertical_grf_bw"] <= 3.0
+    assert q["mean_speed_m_s"] == pytest.approx(trial.speed, rel=0.01)
+    assert q["truth_pelvis_residual_max_n"] < 1e-3
+    half = S.read_solution(out / "simulation" / f"{trial.name}_torques_coarse.sto")
+    for i, name in enumerate(half.state_names):                  # symmetric half cycle
+        if not name.endswith("pelvis_tx/value"):
+            assert abs(half.states[-1, i] - half.states[0, half.state_names.index(S.mirror_name(name))]) < 1e-3
+    for suffix in (".trc", "_grf.mot", "_external_loads.xml"):
+        assert (out / f"{trial.name}{suffix}").is_file()
+    assert (out / "simulation" / f"{trial.name}_torques_coarse.json").is_file()
+    assert "torques" in (out / "README.md").read_text()
+    # the same build again solves nothing and writes the same files
+    before = (out / f"{trial.name}_grf.mot").read_bytes()
+    _no_solving(monkeypatch)
+    B.build_simulated_example(out, MODEL, chain=B.FAST_CHAIN, trials=(trial,))
+    assert (out / f"{trial.name}_grf.mot").read_bytes() == before
+
+
+def test_noise_is_seeded_and_only_in_the_trc(tmp_path, monkeypatch):
+    _need(EXAMPLE / "simulation")
+    trial = gen.TRIALS[0]
+    for name in ("a", "b"):
+        shutil.copytree(EXAMPLE / "simulation", tmp_path / name / "simulation")
+    _no_solving(monkeypatch)
+    for name in ("a", "b"):
+        B.build_simulated_example(tmp_path / name, MODEL, seed=3, noise_mm=2.0, trials=(trial,))
+    first, second = (tmp_path / d / "run_01.trc" for d in ("a", "b"))
+    assert first.read_bytes() == second.read_bytes()
+    err = (read_trc(first).xyz - _truth(tmp_path / "a", "run_01")["markers"]) * 1000
+    assert 1.5 < err.std() < 2.5
+
+
+def test_events_are_threshold_crossings_and_flight_keeps_away_from_contact():
+    t = np.arange(0.0, 1.0, 0.001)
+    fy = np.where((t > 0.2) & (t < 0.5), 1500.0 * np.sin(np.pi * (t - 0.2) / 0.3), 0.0)
+    events = B._events(t, fy, 20.0)
+    on = 0.2 + 0.3 * np.arcsin(20.0 / 1500.0) / np.pi
+    assert events["foot_strike"] == pytest.approx([on], abs=1e-4)
+    assert events["toe_off"] == pytest.approx([0.5 - (on - 0.2)], abs=1e-4)
+    flight = B._away_from(fy >= 20.0, 15)
+    assert not flight[(t > on - 0.015) & (t < 0.5 - (on - 0.2) + 0.015)].any()
+    assert flight[t < on - 0.0165].all() and flight[t > 0.5 - (on - 0.2) + 0.0165].all()
+
+
+def test_step_keys_change_with_what_defines_the_problem():
+    base = B.step_key("abc", gen.SUBJECT, gen.TRIALS[0], B.FULL_CHAIN[0], None)
+    assert base == B.step_key("abc", gen.SUBJECT, gen.TRIALS[0], B.FULL_CHAIN[0], None)
+    assert base != B.step_key("abd", gen.SUBJECT, gen.TRIALS[0], B.FULL_CHAIN[0], None)
+    assert base != B.step_key("abc", gen.SUBJECT, gen.TRIALS[1], B.FULL_CHAIN[0], None)
+    assert base != B.step_key("abc", gen.SUBJECT, gen.TRIALS[0], B.FULL_CHAIN[1], None)
+    assert base != B.step_key("abc", gen.SUBJECT, gen.TRIALS[0], B.FULL_CHAIN[0], "prev")
+
+
+def test_cli_fast_build_needs_an_output_folder(capsys):
+    from simpipe.cli import main
+
+    assert main(["example", "build", "--fast"]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_full_build_from_scratch_reproduces_the_committed_example(tmp_path):
+    """The whole chain solved again (about an hour on 2 cores)."""
+    _need(EXAMPLE / "ground_truth.h5")
+    out = tmp_path / "subject01"
+    B.build_simulated_example(out, MODEL, resolve=True)
+    for trial in TRIALS:
+        new, old = _truth(out, trial), _truth(EXAMPLE, trial)
+        rot = [i for i, c in enumerate(new["coordinates"]) if not c.endswith(("_tx", "_ty"))]
+        assert np.degrees(np.abs(new["q"][:, rot] - old["q"][:, rot])).max() < 1.0
+        assert new["quality"]["pelvis_residual_force_rms_n"] < 10.0
