@@ -173,15 +173,18 @@ def _cmd_example_build(args) -> int:
         build_example(out, model, noise_mm=args.noise_mm)
         print(f"wrote the prescribed-kinematics example subject to {out}")
         return 0
-    from .example.simbuild import FAST_CHAIN, FULL_CHAIN, build_simulated_example
+    from .example.simbuild import FAST_CHAIN, FULL_CHAIN, MUSCLE_CHAIN, build_simulated_example
 
-    if args.fast and not args.out:
-        print("simpipe example build --fast: give --out DIR (the committed example is the full build)",
-              file=sys.stderr)
+    if (args.fast or args.muscles) and not args.out:
+        print("simpipe example build --fast/--muscles: give --out DIR (data/example/subject01 is the "
+              "torque-driven full build)", file=sys.stderr)
         return 2
-    summary = build_simulated_example(out, model, noise_mm=args.noise_mm,
-                                      chain=FAST_CHAIN if args.fast else FULL_CHAIN,
-                                      resolve=args.resolve, progress=lambda m: print(m, flush=True))
+    chain = FAST_CHAIN if args.fast else MUSCLE_CHAIN if args.muscles else FULL_CHAIN
+    # the committed solutions are the cache of the full and muscle chains
+    solutions = None if args.fast else REPO / "data" / "example" / "subject01" / "simulation"
+    summary = build_simulated_example(out, model, noise_mm=args.noise_mm, chain=chain,
+                                      resolve=args.resolve, progress=lambda m: print(m, flush=True),
+                                      solutions_dir=solutions)
     print(f"\nwrote example subject to {out}")
     print(f"{'trial':8s} {'solve':28s} {'peak GRF (BW)':>14s} {'flight GRF max (N)':>19s} "
           f"{'pelvis residual RMS (N)':>24s}")
@@ -242,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     ebuild.add_argument("--model", default=None, help="generic model (default the built-in one)")
     ebuild.add_argument("--fast", action="store_true",
                         help="one coarse torque-driven solve per trial (minutes; needs --out)")
+    ebuild.add_argument("--muscles", action="store_true",
+                        help="the muscle-driven example (cached solutions; needs --out)")
     ebuild.add_argument("--resolve", action="store_true",
                         help="solve again even where cached solutions (simulation/*.json) match")
     ebuild.add_argument("--noise-mm", type=float, default=0.0, help="marker noise (mm per axis)")

@@ -1,18 +1,21 @@
 """The example subject built from Moco simulations (simpipe.example.simbuild).
 
 The committed example (data/example/subject01) comes from the full build
-(coarse torque-driven, then muscle-driven solves on a fine mesh; about an
-hour on 2 cores). Its solutions are committed under ``simulation/``, so a
-rebuild here only rewrites the files from them (seconds) and must reproduce
-the committed files; the physics of the committed trials is checked against
-the issue's criteria. The fast build (one coarse torque-driven solve, about
-3 min) runs in full; the full build from scratch is marked slow.
+(torque-driven, mesh refined 15 -> 40 -> 80 intervals; about 15 min on 2
+cores). Its solutions, and those of the muscle-driven chain (about an hour
+more), are committed under ``simulation/``, so a rebuild here only rewrites
+the files from them (seconds) and must reproduce the committed files; the
+physics of the committed trials is checked against the issue's criteria
+(inverse dynamics on them: tests/test_pipeline.py). The fast build (one
+coarse torque-driven solve, about 3 min) runs in full; the full build from
+scratch is marked slow.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -115,19 +118,20 @@ def test_committed_truth_is_rewritten(rebuilt):
                 if a.dtype.kind == "S":
                     assert list(a) == list(b), name
                 else:
-                    scale = max(float(np.abs(b).max(initial=0.0)), 1e-300)
+                    scale = max(float(np.nanmax(np.abs(b), initial=0.0)), 1e-300)
                     assert np.allclose(a, b, rtol=1e-6, atol=1e-7 * scale, equal_nan=True), name
 
 
 # --- physics of the committed trials ----------------------------------------------
 
+@pytest.mark.parametrize("chain", ["full", "muscles"])
 @pytest.mark.parametrize("trial", TRIALS)
-def test_every_solve_of_the_chain_converged(trial):
+def test_every_solve_of_the_chain_converged(trial, chain):
     _need(EXAMPLE / "simulation")
-    for step in B.FULL_CHAIN:
+    for step in B.FULL_CHAIN if chain == "full" else B.MUSCLE_CHAIN:
         record = json.loads((EXAMPLE / "simulation" / f"{trial}_{step.name}.json").read_text())
         assert record["success"], (step.name, record["status"])
-        assert record["settings"]["mesh_intervals"] == step.settings.mesh_intervals
+        assert record["settings"] == json.loads(json.dumps(asdict(step.settings)))
 
 
 @pytest.mark.parametrize("trial", TRIALS)
@@ -152,8 +156,7 @@ def test_flight_has_no_force_and_stance_peaks_at_two_to_three_body_weights(trial
     fy = {s: truth["contact"][s]["force"][:, 1] for s in ("r", "l")}
     total = fy["r"] + fy["l"]
     rate = 1.0 / float(np.median(np.diff(truth["grf_time"])))
-    stance = total >= B.CONTACT_THRESHOLD_N
-    flight = B._away_from(stance, int(round(B.FLIGHT_MARGIN_S * rate)))
+    flight = B.flight_frames(total, rate)
     assert flight.mean() > 0.15                                     # two flights per cycle
     assert np.abs(total[flight]).max() < 1.0
     for side in fy:
@@ -198,7 +201,8 @@ def test_truth_is_consistent_and_markers_are_the_model_markers(trial):
     tau = dict(zip(truth["coordinates"], truth["generalized_forces"].T))
     # at the exact state and the model's own accelerations the GRF balances the body
     assert np.abs(tau["pelvis_tx"]).max() < 1e-3 and np.abs(tau["pelvis_ty"]).max() < 1e-3
-    assert np.abs(tau["pelvis_tilt"]).max() < 1e-3
+    # (< 0.1 N m: in flight the feet's tiny forces are applied at the last centre of pressure)
+    assert np.abs(tau["pelvis_tilt"]).max() < 0.1
     markers = read_trc(EXAMPLE / f"{trial}.trc")
     assert np.allclose(markers.time, truth["time"])
     probe = gen._Probe(EXAMPLE / "model_true.osim")
@@ -222,22 +226,42 @@ def test_written_files_are_dynamically_consistent(trial):
         truth["quality"]["pelvis_residual_force_rms_n"], rel=1e-6)
 
 
+@pytest.fixture(scope="module")
+def muscle_built(tmp_path_factory):
+    """The muscle-driven example, rewritten from the committed solutions (no solve)."""
+    _need(EXAMPLE / "simulation" / "run_01_muscles.sto")
+    out = tmp_path_factory.mktemp("muscles") / "subject01"
+    with pytest.MonkeyPatch.context() as mp:
+        _no_solving(mp)
+        summary = B.build_simulated_example(out, MODEL, chain=B.MUSCLE_CHAIN,
+                                            solutions_dir=EXAMPLE / "simulation")
+    return out, summary
+
+
 @pytest.mark.parametrize("trial", TRIALS)
-def test_muscle_states_are_in_the_truth(trial):
-    _need(EXAMPLE / "ground_truth.h5")
-    truth = _truth(EXAMPLE, trial)
-    if B.FULL_CHAIN[-1].settings.actuation != "muscles":
-        pytest.skip("the committed example is torque-driven")
+def test_muscle_driven_example_has_muscle_states_and_contact_physics(muscle_built, trial):
+    out, summary = muscle_built
+    truth = _truth(out, trial)
+    q = summary["trials"][trial]["quality"]
+    print(trial, "muscle-driven:", {k: round(v, 3) for k, v in q.items()})
+    assert 2.0 <= q["peak_vertical_grf_bw"] <= 3.0 and q["max_flight_vertical_grf_n"] < 1.0
     assert len(truth["muscles"]) == 18
     assert truth["activation"].shape == (len(truth["time"]), 18)
-    assert truth["activation"].min() >= 0.0099 and truth["activation"].max() <= 1.0 + 1e-6
+    # bounds 0.01-1 hold at the mesh points; the spline between them dips a little
+    assert truth["activation"].min() >= 0.005 and truth["activation"].max() <= 1.0 + 1e-6
     force = dict(zip(truth["muscles"], truth["muscle_force"].T))
-    stance = truth["contact"]["r"]["force"][:, 1] > 500.0
     at = np.searchsorted(truth["grf_time"], truth["time"] - 1e-9).clip(max=len(truth["grf_time"]) - 1)
-    loaded = stance[at]
+    loaded = truth["contact"]["r"]["force"][at, 1] > 500.0
     assert loaded.any()
-    # the right plantar flexors carry the body in right stance
-    assert force["soleus_r"][loaded].max() > 1000.0
+    assert force["soleus_r"][loaded].max() > 1000.0       # the plantar flexors carry the body
+    # consistent except around foot strike and toe-off (see simbuild's notes)
+    assert q["pelvis_residual_force_rms_n"] < 30.0
+
+
+def test_torque_driven_example_has_no_muscle_states():
+    _need(EXAMPLE / "ground_truth.h5")
+    truth = _truth(EXAMPLE, "run_01")
+    assert truth["muscles"] == [] and truth["activation"].size == 0
 
 
 # --- building ---------------------------------------------------------------------

@@ -5,29 +5,29 @@ For each example trial (speed, cycle time) the subject's true model
 simulated running with foot-ground contact by
 :func:`simpipe.example.simulate.simulate_running`, through a chain of solves
 (:data:`FULL_CHAIN`): a coarse torque-driven solve from the reference motion,
-a fine torque-driven solve warm-started from it, and a muscle-driven solve
-warm-started from that. The last solution is written as a lab trial
-(:mod:`.labtrial`): markers (TRC, mm), GRF with centre of pressure and free
-moment per foot (.mot at 1000 Hz, ExternalLoads XML), and the ground truth
-(coordinates, speeds, accelerations, net joint moments, contact forces, muscle
-activations and forces) in ``ground_truth.h5``.
+then the same problem on finer meshes (40 and 80 intervals per half cycle),
+each warm-started from the previous. The last solution is written as a lab
+trial (:mod:`.labtrial`): markers (TRC, mm), GRF with centre of pressure and
+free moment per foot (.mot at 1000 Hz, ExternalLoads XML), and the ground
+truth (coordinates, speeds, accelerations, net joint moments, contact forces,
+and muscle activations and forces where the solve is muscle-driven) in
+``ground_truth.h5``.
 
 Why a fine mesh: the written trial is sampled from the solution's
-interpolant between mesh points, where the dynamics are not enforced. At 15
-mesh intervals per half cycle (11.75 ms between collocation points) the
-pelvis residual force of the written data is about 45 N RMS; the final
-solve's mesh (:data:`FINE_MESH`) brings it below the 10 N that inverse
-dynamics of consistent data must meet (measured numbers in the README the
-build writes).
+interpolant between collocation points, where the dynamics are not
+enforced. Inverse dynamics of the written files (:func:`consistency`) leaves
+a pelvis residual force of about 70 N RMS at 15 mesh intervals, 9 N at 40
+and 4 N at 80 (torque-driven, run_01).
 
-The trials after the first are solved by continuation in speed: a step
-that poses a new problem (the first, and the switch to muscles) starts from
-the first trial's solution of that step (time rescaled); a step that only
-refines the mesh starts from the trial's own previous solution.
-Started like the first trial, run_02 (3.6 m/s, 0.69 s cycles) converged to
-other local optima: from the reference motion a hopping gait (6.8 body
-weights, three contacts per stance), and muscle-driven from its own torque
-solution a gait with overlapping stances at 4.2 body weights.
+:data:`MUSCLE_CHAIN` (``--muscles``) ends in the muscle-driven problem on the
+same fine mesh: its truth holds the 18 muscles' activations and forces, but
+its foot strike is harder to follow between mesh points: 25 N RMS (run_01)
+and 14 N (run_02) pelvis residual at 200 Hz markers (13 N at 1000 Hz), all
+of it in the 50 ms after foot strike and at toe-off (below 1 N elsewhere),
+and hip and knee moments off by 5-10 % of their peak there. The default
+example is therefore the torque-driven one (residual 4-6 N, joint moments
+within about 1 %); a mesh refined around foot strike would be the way to
+make the muscle-driven one as consistent.
 
 Solutions are cached next to the data (``simulation/<trial>_<step>.sto`` and
 ``.json``), keyed by the problem's inputs (generic model file, subject,
@@ -79,13 +79,20 @@ class SolveStep:
     settings: sim.SimSettings
 
 
-#: The committed example: coarse torques -> coarse muscles -> fine muscles,
-#: each warm-started from the previous (the muscle-driven problem converges
-#: only from a torque-driven guess; the fine mesh from the coarse solution
-#: of the same problem).
+#: The committed example: torque-driven, the mesh refined twice, each solve
+#: warm-started from the previous one.
 FULL_CHAIN = (SolveStep("torques_coarse", sim.COARSE),
-              SolveStep("muscles_coarse", replace(sim.COARSE, actuation="muscles")),
-              SolveStep("muscles", replace(sim.COARSE, mesh_intervals=FINE_MESH, actuation="muscles")))
+              SolveStep("torques_mid", replace(sim.COARSE, mesh_intervals=40)),
+              SolveStep("torques", replace(sim.COARSE, mesh_intervals=FINE_MESH)))
+
+#: The muscle-driven example (``simpipe example build --muscles``): coarse
+#: torques -> coarse muscles -> fine muscles (the muscle-driven problem
+#: converges only from a torque-driven guess). Its ground truth holds muscle
+#: activations and forces, but its trials are less consistent at foot strike
+#: (see the module notes), so it is not the default.
+MUSCLE_CHAIN = (SolveStep("torques_coarse", sim.COARSE),
+                SolveStep("muscles_coarse", replace(sim.COARSE, actuation="muscles")),
+                SolveStep("muscles", replace(sim.COARSE, mesh_intervals=FINE_MESH, actuation="muscles")))
 
 #: The fast build (CI): one coarse torque-driven solve, a few minutes on one core.
 FAST_CHAIN = (SolveStep("torques_coarse", sim.COARSE),)
@@ -95,9 +102,10 @@ CONTACT_THRESHOLD_N = 20.0
 
 #: Flight, for the quality figures: both feet below the threshold and at
 #: least this far (s) from any contact frame: the smooth contact model lets
-#: the force rise over a few milliseconds, and at toe-off its damping pulls
-#: the rising foot with up to about 5 N for about 12 ms (the spheres still
-#: penetrate while they leave the ground).
+#: the force rise over a few milliseconds before the threshold. At toe-off its
+#: damping pulls the rising foot with up to about 5 N for 12-20 ms (the
+#: spheres still penetrate while they leave the ground): that counts as
+#: contact (:func:`flight_frames`).
 FLIGHT_MARGIN_S = 0.015
 
 
@@ -327,6 +335,17 @@ def _away_from(mask: np.ndarray, margin: int) -> np.ndarray:
     return ~near
 
 
+def flight_frames(total_fy: np.ndarray, rate: float) -> np.ndarray:
+    """Frames of flight: no foot in contact, with :data:`FLIGHT_MARGIN_S` around every contact.
+
+    A foot is in contact where its vertical force is at least
+    :data:`CONTACT_THRESHOLD_N`, or pulls (below -1 N: only a sphere still in
+    the ground can pull; the contact model's damping does so after toe-off).
+    """
+    contact = (total_fy >= CONTACT_THRESHOLD_N) | (total_fy <= -1.0)
+    return _away_from(contact, int(round(FLIGHT_MARGIN_S * rate)))
+
+
 def _quality(model_path: Path, truth: gen.TrialTruth, contact: dict, grf_path: Path,
              record: dict) -> dict[str, float]:
     probe = gen._Probe(model_path)
@@ -334,7 +353,7 @@ def _quality(model_path: Path, truth: gen.TrialTruth, contact: dict, grf_path: P
     fy = {s: c["force"][:, 1] for s, c in contact.items()}
     total = sum(fy.values())
     stance = {s: f >= CONTACT_THRESHOLD_N for s, f in fy.items()}
-    flight = _away_from(stance["r"] | stance["l"], int(round(FLIGHT_MARGIN_S * truth.trial.grf_rate)))
+    flight = flight_frames(total, truth.trial.grf_rate)
     q = dict(zip(truth.kinematics.coordinates, truth.kinematics.q.T))
     t = truth.kinematics.time
     out = {
@@ -361,7 +380,7 @@ def build_simulated_example(out_dir: str | Path, model_path: str | Path | None =
                             seed: int = 0, noise_mm: float = 0.0, chain: tuple = FULL_CHAIN,
                             subject: gen.Subject = gen.SUBJECT,
                             trials: tuple = gen.TRIALS, resolve: bool = False,
-                            progress=None) -> dict:
+                            progress=None, solutions_dir: str | Path | None = None) -> dict:
     """Generate the example subject from Moco simulations of running.
 
     Parameters
@@ -382,6 +401,8 @@ def build_simulated_example(out_dir: str | Path, model_path: str | Path | None =
         Solve again even where cached solutions match.
     progress : callable, optional
         Receives one-line messages.
+    solutions_dir : str or Path, optional
+        Where the solutions are cached; default ``<out_dir>/simulation``.
 
     Returns
     -------
@@ -402,7 +423,7 @@ def build_simulated_example(out_dir: str | Path, model_path: str | Path | None =
     static, static_q = gen.static_markers(probe)
     write_trc(gen._noisy(static, rng, noise_mm), out_dir / "static.trc")
     generic_sha = file_sha256(model_path)
-    folder = default_simulation_dir(out_dir)
+    folder = Path(solutions_dir).resolve() if solutions_dir is not None else default_simulation_dir(out_dir)
     results, sims, first = {}, [], None
     for trial in trials:
         if first is None:  # each step from the previous one (the first from the reference)
@@ -492,6 +513,10 @@ the ground reaction force that pattern implies) against effort (squared
 controls). Chain of solves per trial, each warm-started from the previous:
 
 {chain_rows}
+Trials after the first start each new problem from the first trial's
+solution of that step (continuation in speed); mesh refinements start from
+the trial's own previous solve.
+
 The written files sample the last solution (mirrored into a full cycle and
 repeated) at the marker and force rates; the GRF at each force frame is the
 contact spheres' force at that state, so motion and force are one
