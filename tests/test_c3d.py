@@ -28,9 +28,11 @@ REAL_ROTATION = "-x,z,y"  # walking along the lab's -x, z up
 REAL_FEET = {"r": ["RCAL", "RMT1", "RMT2"], "l": ["LCAL", "LMT1", "LMT2"]}
 LAB = "y,z,x"  # the written files: walking along lab +y, z up
 FEET = {"r": "calcn_r", "l": "calcn_l"}
-PLATES = [PlateSpec((0.6, 0.1), kind=2),
-          PlateSpec((1.8, -0.1), size=(0.4, 0.6), yaw_deg=90, kind=4, origin_sign=-1, on_plate=False),
-          PlateSpec((2.95, 0.1), yaw_deg=180, kind=2)]
+# one plate under each stance of the example's run_01 (centres of pressure at x 0.27-0.48,
+# 1.50-1.70 and 2.72-2.86 m)
+PLATES = [PlateSpec((0.38, 0.1), kind=2),
+          PlateSpec((1.60, -0.1), size=(0.4, 0.6), yaw_deg=90, kind=4, origin_sign=-1, on_plate=False),
+          PlateSpec((2.80, 0.1), yaw_deg=180, kind=2)]
 
 
 # --- the real file ------------------------------------------------------------
@@ -148,10 +150,23 @@ def written(tmp_path_factory, example):
     return write_c3d(tmp_path_factory.mktemp("c3d") / "run_01.c3d", markers, grf, parse_rotation(LAB), PLATES)
 
 
-def _grf_error(got, want):
-    """Largest difference per column, on the samples of ``want`` (1 kHz in both)."""
-    return {lab: float(np.abs(np.interp(want.time, got.time, got.column(lab)) - want.column(lab)).max())
-            for lab in want.labels}
+def _grf_error(got, want, threshold_n: float = 0.1):
+    """Largest difference per column, on the samples of ``want`` (1 kHz in both).
+
+    Per foot, only where it loads the plate above the reader's threshold: below it
+    a plate reader zeroes the load (and the centre of pressure means nothing),
+    which is right for lab data. The simulated example's flight forces are below
+    0.2 N, and its contact damping pulls (vertical force < 0) just after toe-off.
+    """
+    out = {}
+    for lab in want.labels:
+        loaded = want.column(f"{lab[0]}_ground_force_vy") >= threshold_n
+        diff = np.abs(np.interp(want.time, got.time, got.column(lab)) - want.column(lab))
+        out[lab] = float(diff[loaded].max())
+        if "_force_v" in lab:  # unloaded: whatever the reader zeroed was below 0.2 N or a pull
+            pull = want.column(f"{lab[0]}_ground_force_vy") < 0
+            assert diff[~loaded & ~pull].max(initial=0.0) < 0.2, lab
+    return out
 
 
 def test_written_file_gives_back_markers_and_grf(written, example, tmp_path):
@@ -231,9 +246,17 @@ def test_id_through_c3d_equals_id_through_mot(routes, written):
     model, work, opts, ik_trc, ik_c3d = routes
     same = id_task(model, ik_trc, str(written), FEET, None, None, str(work / "id_c3d"), c3d=opts)
     ref = id_task(model, ik_trc, str(EXAMPLE / "run_01_grf.mot"), FEET, None, None, str(work / "id_trc"))
-    assert np.abs(same["tau"] - ref["tau"]).max() < 1e-3  # the same GRF, to N and N m
+    # the plates do not record the contact model's pull just after toe-off (vertical force < 0,
+    # zeroed below the reader's threshold as lab data should be): compare away from it
+    grf = read_grf(EXAMPLE / "run_01_grf.mot")
+    pulls = grf.time[(grf.column("r_ground_force_vy") < -0.1) | (grf.column("l_ground_force_vy") < -0.1)]
+    far = np.all(np.abs(ref["time"][:, None] - pulls[None, :]) > 0.005, axis=1)
+    calm = np.all(np.abs(ref["time"][:, None] - pulls[None, :]) > 0.1, axis=1)
+    assert far.sum() > 100 and calm.sum() > 60
+    # the same GRF, to 0.1 N and N m (flight forces of the contact model, < 0.2 N, are zeroed too)
+    assert np.abs(same["tau"] - ref["tau"])[far].max() < 0.1
     assert [c[:2] for c in same["contacts"]] == [[1, "r"], [2, "l"], [3, "r"]]
     own = id_task(model, ik_c3d, str(written), FEET, 15.0, None, str(work / "id_c3d15"), c3d=opts)
     ref15 = id_task(model, ik_trc, str(EXAMPLE / "run_01_grf.mot"), FEET, 15.0, None, str(work / "id_trc15"))
     scale = np.abs(ref15["tau"]).max(axis=0)
-    assert (np.abs(own["tau"] - ref15["tau"]).max(axis=0) / scale).max() < 1e-3
+    assert (np.abs(own["tau"] - ref15["tau"])[calm].max(axis=0) / scale).max() < 1e-3
