@@ -32,7 +32,7 @@ from pathlib import Path
 import _common as C
 
 SCRIPTS = ["bench_ik_id", "bench_sweep", "bench_dask", "bench_quickstart", "bench_muscles_warmstart",
-           "bench_baselines"]
+           "bench_baselines", "bench_efficiency"]
 KEYS = ("RATIO", "JOIN", "CHUNK", "REUSE", "EFFICIENCY", "OVERHEAD", "MEMORY", "QUICKSTART", "WARMSTART")
 BUDGET_S = 900
 
