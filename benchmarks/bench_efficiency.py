@@ -26,27 +26,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import yaml
-
 import _common as C
-from bench_sweep import SUBJECT, TRIALS, strains
+from bench_sweep import write_study as sweep_study
 
 
 def write_study(folder: Path, example: Path, k: int, mesh: float) -> Path:
-    trials = [{"id": t, "markers": str(example / f"{t}.trc"), "grf": str(example / f"{t}_grf.mot")}
-              for t in TRIALS]
-    study = {"name": f"efficiency_k{k}", "model": {"builtin": "simpipe_run2d"},
-             "subjects": [dict(SUBJECT, static=str(example / "static.trc"), trials=trials)],
-             "sweep": {"muscles": ["rectus_femoris"], "property": "passive_fiber_strain_at_one_norm_force",
-                       "values": strains(k)},
-             "stages": ["scale", "ik", "id", "muscles"],
-             "muscles": {"method": "moco_inverse", "mesh_interval": mesh, "warm_start": False},
-             "filter": {"coordinates_hz": None}, "output": str(folder / "out"),
-             "cluster": {"kind": "local", "n_workers": 2}}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "study.yaml"
-    path.write_text(yaml.safe_dump(study, sort_keys=False))
-    return path
+    """bench_sweep's study with the muscle stage (MocoInverse cold) instead of the joint-level ones."""
+    return sweep_study(folder, example, k, name=f"efficiency_k{k}", stages=["scale", "ik", "id", "muscles"],
+                       muscles={"method": "moco_inverse", "mesh_interval": mesh, "warm_start": False},
+                       filter={"coordinates_hz": None})
 
 
 def main() -> None:

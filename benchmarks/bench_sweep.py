@@ -57,8 +57,8 @@ def strains(k: int) -> list[float]:
     return [round(float(DEFAULT_STRAIN / r), 6) for r in rel]
 
 
-def write_study(folder: Path, example: Path, k: int) -> Path:
-    """A quickstart-like study of K variants, with absolute paths."""
+def write_study(folder: Path, example: Path, k: int, **overrides) -> Path:
+    """A quickstart-like study of K variants, with absolute paths (``overrides``: top-level keys)."""
     trials = [{"id": t, "markers": str(example / f"{t}.trc"), "grf": str(example / f"{t}_grf.mot")}
               for t in TRIALS]
     study = {"name": f"bench_k{k}", "model": {"builtin": "simpipe_run2d"},
@@ -67,7 +67,7 @@ def write_study(folder: Path, example: Path, k: int) -> Path:
                        "values": strains(k)},
              "stages": ["scale", "ik", "id", "joint_work", "passive"],
              "filter": {"coordinates_hz": 15.0}, "output": str(folder / "out"),
-             "cluster": {"kind": "local", "n_workers": 2}}
+             "cluster": {"kind": "local", "n_workers": 2}, **overrides}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(study, sort_keys=False))

@@ -84,27 +84,6 @@ def test_derivatives_are_exact_and_left_is_right_half_a_cycle_later():
 
 # --- reproducibility ------------------------------------------------------------
 
-def _same_lines(new: str, old: str, rtol: float = 1e-8) -> str | None:
-    """None if the texts agree (numbers to ``rtol``: other BLAS builds may move
-    the 10th digit), else the first differing line."""
-    new_lines, old_lines = new.splitlines(), old.splitlines()
-    if len(new_lines) != len(old_lines):
-        return f"{len(new_lines)} lines instead of {len(old_lines)}"
-    for i, (a, b) in enumerate(zip(new_lines, old_lines)):
-        if a == b:
-            continue
-        ta, tb = a.split("\t"), b.split("\t")
-        try:
-            same = len(ta) == len(tb) and np.allclose(
-                [float(x or "nan") for x in ta], [float(x or "nan") for x in tb],
-                rtol=rtol, atol=1e-9, equal_nan=True)
-        except ValueError:
-            same = False
-        if not same:
-            return f"line {i + 1}: {a[:80]!r} != {b[:80]!r}"
-    return None
-
-
 def test_rebuild_is_byte_identical(built, tmp_path):
     """Same machine, same seed: the same bytes (h5 included)."""
     out, _ = built

@@ -179,7 +179,7 @@ def baseline_task(model_path: str, muscles: list[str], prop: str, value: float, 
     from dataclasses import replace
 
     from ..example import simulate as S
-    from ..example.labtrial import repeat_cycle, write_running_trial, write_static_trial
+    from ..example.labtrial import foot_loads, repeat_cycle, write_running_trial, write_static_trial
     from ..example.simdata import cycle_data
     from ..model.variants import write_variant
 
@@ -190,10 +190,7 @@ def baseline_task(model_path: str, muscles: list[str], prop: str, value: float, 
     result = S.simulate_running(variant, work / "solution.sto", speed=speed, cycle_time=cycle_time,
                                 settings=sim_settings, warm_start=warm_start)
     cycle = cycle_data(variant, result.solution_path, sim_settings)
-    feet = {side: {"force": g.force, "point": g.cop,
-                   "torque": np.column_stack([np.zeros(len(g.force)), np.nan_to_num(g.free_moment),
-                                              np.zeros(len(g.force))])}
-            for side, g in cycle.grf.items()}
+    feet = foot_loads(cycle.grf)
     time, q, feet = repeat_cycle(cycle.time, cycle.q, list(cycle.coordinates), feet, n_cycles=TRIAL_CYCLES)
     files = write_running_trial(variant, work / "trial", trial_id, time, list(cycle.coordinates), q, feet,
                                 noise_mm=noise_mm)

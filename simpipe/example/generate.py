@@ -1035,13 +1035,18 @@ Markers are the model's own markers (`getLocationInGround`) at the true pose{noi
 """
 
 
-def manifest(subject: Subject, truths: list[TrialTruth], seed: int, noise_mm: float,
-             model_name: str) -> str:
-    """The README.md text describing the generated files (deterministic)."""
+def scale_factor_text(subject: Subject) -> str:
+    """The subject's scale factors for a README: bodies grouped by factor."""
     groups = {}
     for body, factor in sorted(subject.scale_factors.items()):
         groups.setdefault(factor, []).append(body)
-    factors = "; ".join(f"{', '.join(b)} {f:g}" for f, b in groups.items())
+    return "; ".join(f"{', '.join(b)} {f:g}" for f, b in groups.items())
+
+
+def manifest(subject: Subject, truths: list[TrialTruth], seed: int, noise_mm: float,
+             model_name: str) -> str:
+    """The README.md text describing the generated files (deterministic)."""
+    factors = scale_factor_text(subject)
     trial_rows = "".join(
         f"| `{t.trial.name}.trc`, `{t.trial.name}_grf.mot`, `{t.trial.name}_external_loads.xml` "
         f"| running {t.trial.speed:g} m/s, cycle {t.trial.cycle_time:g} s "

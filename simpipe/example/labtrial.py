@@ -76,6 +76,33 @@ def grf_table(time: np.ndarray, feet: dict[str, dict[str, np.ndarray]]) -> Table
     return Table(time=np.asarray(time, float).copy(), labels=labels, values=values, in_degrees=False)
 
 
+def foot_loads(grf: dict, fill_points: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    """Per-side loads for :func:`grf_table` from a simulation's contact forces.
+
+    Parameters
+    ----------
+    grf : dict
+        Side -> :class:`simpipe.example.simdata.FootGRF` (force, centre of
+        pressure, free moment; NaN where the foot carries no load).
+    fill_points : bool
+        Give unloaded rows the nearest loaded row's centre of pressure
+        (:func:`_fill_points`) instead of NaN.
+
+    Returns
+    -------
+    dict
+        Side -> ``force``, ``point``, ``torque`` (the free moment about the
+        vertical, 0 where undefined).
+    """
+    out = {}
+    for side, g in grf.items():
+        free = np.nan_to_num(g.free_moment)
+        zero = np.zeros(len(free))
+        out[side] = {"force": g.force, "point": _fill_points(g.cop) if fill_points else g.cop,
+                     "torque": np.column_stack([zero, free, zero])}
+    return out
+
+
 def _noisy(markers: Markers, noise_mm: float, seed: int) -> Markers:
     if noise_mm <= 0:
         return markers

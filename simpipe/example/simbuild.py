@@ -53,7 +53,7 @@ from ..io.trc import write_trc
 from ..stages.id import Kinematics, differentiate, inverse_dynamics
 from . import generate as gen
 from . import simulate as sim
-from .labtrial import grf_table, model_markers
+from .labtrial import foot_loads, grf_table, model_markers
 
 log = logging.getLogger(__name__)
 
@@ -280,14 +280,9 @@ def simulated_trial(model_path: Path, solution_path: Path, settings: sim.SimSett
     frames = evaluate_cycle(model, sim.sample_cycle(full, trial.times(trial.marker_rate), offset), gen.FEET)
     grf_time = trial.times(trial.grf_rate)
     forces = evaluate_cycle(model, sim.sample_cycle(full, grf_time, offset), gen.FEET)
-    from .labtrial import _fill_points
-
-    feet, contact = {}, {}
-    for side, g in forces.grf.items():
-        free = np.nan_to_num(g.free_moment)
-        feet[side] = {"force": g.force, "point": _fill_points(g.cop),
-                      "torque": np.column_stack([np.zeros(len(free)), free, np.zeros(len(free))])}
-        contact[side] = {"force": g.force, "cop": g.cop, "free_moment": g.free_moment}
+    feet = foot_loads(forces.grf, fill_points=True)
+    contact = {side: {"force": g.force, "cop": g.cop, "free_moment": g.free_moment}
+               for side, g in forces.grf.items()}
     table = grf_table(grf_time, feet)
     grf_path = write_grf(table, out_dir / f"{trial.name}_grf.mot", sides=tuple(feet))
     xml = write_external_loads_xml(out_dir / f"{trial.name}_external_loads.xml", grf_path, gen.FEET)
@@ -562,10 +557,7 @@ it measures how dynamically consistent the files are.
 def simulated_manifest(subject: gen.Subject, sims: list[SimulatedTrial], chain: tuple, seed: int,
                        noise_mm: float, model_name: str) -> str:
     """The README.md text of a simulated example (deterministic: no wall times)."""
-    groups = {}
-    for body, factor in sorted(subject.scale_factors.items()):
-        groups.setdefault(factor, []).append(body)
-    factors = "; ".join(f"{', '.join(b)} {f:g}" for f, b in groups.items())
+    factors = gen.scale_factor_text(subject)
     chain_rows = "".join(
         f"{i + 1}. `{s.name}`: {s.settings.actuation}, {s.settings.mesh_intervals} mesh intervals, "
         f"{s.settings.finite_difference} differences, tolerances {s.settings.convergence_tolerance:g} / "
