@@ -155,27 +155,35 @@ def test_static_optimization_reproduces_inverse_dynamics(trial):
     np.testing.assert_allclose(np.asarray(mus["actuator_force"])[:, pelvis], tau[:, :3], atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 3 open: on the simulated example the check is at 19-20 %; the analysis pins the stance "
-    "foot at the centre of pressure (no slip), while the contact-sphere foot slips (smooth friction, "
-    "transition velocity 0.2 m/s: 0.08 m/s RMS, 0.24 m/s peak in stance)"))
 @pytest.mark.parametrize("method", ["static_optimization", "moco_inverse"])
 def test_superposition_within_5_percent(trial, method):
     mus, iaa = solve(trial, "base", method)
     sup = iaa["superposition"]
+    print(method, {k: round(v, 4) for k, v in sup.items() if isinstance(v, float)})
     assert mus["success"], mus["status"]
     assert sup["relative_rms"] < 0.05, sup
     assert (trial["tmp"] / f"base_{method}" / "superposition.png").stat().st_size > 10_000
 
 
 @pytest.mark.parametrize("method", ["static_optimization", "moco_inverse"])
-def test_superposition_figure_is_stored_and_the_error_stays_where_it_is(trial, method):
-    """The check's figure per trial; the error itself is a regression guard (see the xfail above)."""
-    mus, iaa = solve(trial, "base", method)
-    assert mus["success"], mus["status"]
-    print(method, {k: round(v, 4) for k, v in iaa["superposition"].items() if isinstance(v, float)})
-    assert iaa["superposition"]["relative_rms"] < 0.25
-    assert (trial["tmp"] / f"base_{method}" / "superposition.png").stat().st_size > 10_000
+def test_the_feet_motion_term_closes_the_no_slip_gap(trial, method):
+    """At foot strike the simulated foot still sinks into its contact spheres and
+    slides on their smooth friction (transition velocity 0.2 m/s): the forces'
+    contributions under the no-slip constraint alone miss the measured
+    acceleration by 15-20 % of its peak; the held points' measured motion is the
+    term that closes the gap, up to the forces' own inverse-dynamics mismatch."""
+    _, iaa = solve(trial, "base", method)
+    sup = iaa["superposition"]
+    assert sup["no_slip_relative_rms"] > 0.1
+    assert sup["constraint_relative_rms"] > 0.1
+    # the sum is the kinematics' mass-centre acceleration up to the forces' ID mismatch
+    stance = np.asarray(sup["stance"])
+    gap = np.asarray(sup["total"]) - np.asarray(sup["kinematic"])
+    assert np.sqrt(np.mean(np.sum(gap[stance] ** 2, axis=1))) < 0.005 * sup["peak"]
+    k = iaa["sources"].index("contact_motion")
+    assert iaa["kinds"][k] == "contact_motion"
+    flight = ~np.any([np.asarray(iaa["com_acc"])[:, k, a] != 0 for a in (0, 1)], axis=0)
+    assert flight.any() and not flight.all()  # zero where no foot is held
 
 
 def test_induced_accelerations_obey_newton_per_source(trial):

@@ -235,9 +235,9 @@ def test_muscle_level_stages_run_per_trial_and_variant(tmp_path):
         pair = sorted([r for r in rows if r["trial"] == trial], key=lambda r: r["rf_stiffness"])
         assert pair[1]["rf_passive_peak_n"] > pair[0]["rf_passive_peak_n"]
         for r in pair:
-            # issue 3's 5 % is not met on the simulated example: the analysis pins the stance
-            # foot at the centre of pressure, the contact-sphere foot rolls and slips (16-22 %)
-            assert 0 <= r["plantarflexor_share"] <= 1 and r["superposition_error"] < 0.25
+            assert 0 <= r["plantarflexor_share"] <= 1 and r["superposition_error"] < 0.05
+            # the held feet's motion matters here: at foot strike the simulated foot still sinks
+            assert r["superposition_no_slip_error"] > 0.1
     with h5py.File(res.results_path, "r") as f:
         assert "com_acc" in f["subjects/subject01/trials/run_01/variants/x2.00/iaa"]
     from simpipe.report import write_report

@@ -80,7 +80,8 @@ JOINT_FEATURES = ("glute_share", "plantarflexor_share", "knee_share", "hip_work_
 #: Features used when none are asked for.
 DEFAULT_FEATURES = (*KINEMATIC_FEATURES, "glute_share", "plantarflexor_share")
 #: Summary columns that are the model's, not measurable on an athlete.
-MODEL_ONLY = ("rf_passive_peak_n", "braking_quadriceps_share", "muscle_propulsive_ns", "superposition_error")
+MODEL_ONLY = ("rf_passive_peak_n", "braking_quadriceps_share", "muscle_propulsive_ns", "superposition_error",
+              "superposition_no_slip_error")
 #: Fine-grid points between the family's lowest and highest stiffness.
 FINE_POINTS = 1001
 #: Interval: D2 <= min D2 + DELTA.

@@ -277,6 +277,7 @@ def _check_dict(ck) -> dict:
             "vertical": float(ck.relative_rms_axes[1]), "rms_error": ck.rms_error, "peak": ck.peak,
             "constraint_relative_rms": ck.constraint_relative_rms,
             "data_relative_rms": ck.data_relative_rms,
+            "no_slip_relative_rms": ck.no_slip_relative_rms,
             "generalized_force_rms": ck.generalized_force_rms, "measured": ck.measured,
             "total": ck.total, "kinematic": ck.kinematic, "stance": ck.stance, "figure": ck.figure}
 

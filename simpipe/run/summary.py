@@ -17,7 +17,8 @@ COLUMNS = ["subject", "trial", "variant", "rf_stiffness", "sweep_property", "swe
            "ankle_work_j", "n_stances", "rf_passive_peak_n", *KINEMATIC_FEATURES, "marker_rms_mm", "marker_max_mm",
            "residual_force_rms_n", "residual_force_peak_n", "residual_moment_rms_nm", "residual_moment_peak_nm",
            "qc_markers", "qc_residuals", "qc_failed",
-           "braking_quadriceps_share", "superposition_error", "muscle_propulsive_ns", "grf_propulsive_ns",
+           "braking_quadriceps_share", "superposition_error", "superposition_no_slip_error",
+           "muscle_propulsive_ns", "grf_propulsive_ns",
            "solver_success", "solver_iterations"]
 
 
@@ -115,6 +116,8 @@ def _iaa_row(joint_row: dict, iaa: dict | None, muscles: dict | None, swept: lis
                    plantarflexor_share=iaa["shares"].get("plantarflexors", math.nan),
                    braking_quadriceps_share=iaa["braking_shares"].get("quadriceps", math.nan),
                    superposition_error=float(iaa["superposition"]["relative_rms"]),
+                   superposition_no_slip_error=float(iaa["superposition"].get("no_slip_relative_rms",
+                                                                                math.nan)),
                    muscle_propulsive_ns=float(iaa["muscle_propulsive_ns"]),
                    grf_propulsive_ns=float(iaa["grf_propulsive_ns"]), n_stances=int(iaa["n_stances"]))
     return row
