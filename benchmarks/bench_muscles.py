@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/bench_muscles.py [--mesh 0.02] [--trials run_01 run_02]
                                        [--no-moco] [--first-stance]
+    python benchmarks/bench_muscles.py --study [--workers 2]
 
 For every trial of the example subject and every RF variant (passive fiber
 strain 0.6 = default, 0.45, 0.3; and RF passive force switched off), times
@@ -12,6 +13,11 @@ passive forces) and ``iaa_task``, and prints the superposition error, the RF
 passive peak and the ``muscle_iaa`` shares. The forces are low-passed at the
 kinematics' cut-off (15 Hz) as the tests do. One solve per task, one thread
 per solve (simpipe runs problems in parallel, not the solver).
+
+``--study`` instead runs configs/muscles.yaml (the quickstart study plus
+the muscle-level stages, 2 trials x 4 RF variants) from an empty cache and
+prints each stage's task time, its share of the study's task time and the
+time per trial x variant of ``muscles`` and ``iaa`` (``SHARE`` line).
 """
 
 from __future__ import annotations
@@ -158,6 +164,39 @@ def compare_opensim(model: str, entry: dict, ours: dict, work: Path) -> None:
           f"(ratio {ours['wall_s'] / secs:.2f}); " + "; ".join(parts), flush=True)
 
 
+def study_share(workers: int) -> None:
+    """configs/muscles.yaml from an empty cache: the muscle-level stages' share of the study."""
+    from simpipe.run.study import run_study
+
+    header(f"muscle-level stages' share of a study: configs/muscles.yaml on {workers} worker(s)")
+    repo = Path(__file__).resolve().parents[1]
+    with scratch_dir("muscles_study") as tmp:
+        work = Path(tmp)
+        example = example_dir(work)
+        text = (repo / "configs" / "muscles.yaml").read_text()
+        text = text.replace("../data/example/subject01", str(example))
+        text = text.replace("output: ../results/muscles", f"output: {work / 'out'}")
+        config = work / "muscles.yaml"
+        config.write_text(text)
+        start = time.perf_counter()
+        with quiet_stdout():
+            res = run_study(config, n_workers=workers)
+        wall = time.perf_counter() - start
+    if res.outcome.failed:
+        raise RuntimeError(f"failed tasks: {res.outcome.failed}")
+    by_stage = res.seconds_by_stage
+    total = sum(by_stage.values())
+    for stage, secs in by_stage.items():
+        n = len(res.plan.by_stage(stage))
+        print(f"   {stage:<11} {n:3d} tasks {secs:8.1f} s task time ({100 * secs / total:5.1f} %)"
+              f"  {secs / max(n, 1):6.2f} s per task")
+    muscle_level = by_stage.get("muscles", 0.0) + by_stage.get("iaa", 0.0)
+    n_units = len(res.plan.by_stage("muscles"))
+    print(f"SHARE muscle-level stages (muscles + iaa): {muscle_level:.1f} s of {total:.1f} s task time "
+          f"({100 * muscle_level / total:.1f} %); {muscle_level / n_units:.1f} s per trial x variant "
+          f"({n_units}); study wall time {wall:.1f} s on {workers} worker(s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mesh", type=float, default=0.02, help="MocoInverse mesh interval (s)")
@@ -165,7 +204,13 @@ def main() -> None:
     parser.add_argument("--no-moco", action="store_true", help="static optimization only")
     parser.add_argument("--first-stance", action="store_true", help="solve the first right stance only")
     parser.add_argument("--no-opensim", action="store_true", help="skip OpenSim's StaticOptimization route")
+    parser.add_argument("--study", action="store_true",
+                        help="run configs/muscles.yaml and print the muscle-level stages' share")
+    parser.add_argument("--workers", type=int, default=2, help="workers of --study")
     args = parser.parse_args()
+    if args.study:
+        study_share(args.workers)
+        return
     header("muscle stage: MocoInverse / static optimization + induced accelerations, per trial x variant")
     methods = ["static_optimization"] + ([] if args.no_moco else ["moco_inverse"])
     with scratch_dir("muscles") as tmp:
