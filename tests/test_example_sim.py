@@ -44,6 +44,21 @@ def _half_cycle(period: float = 0.7, n: int = 41, speed: float = 3.5) -> S.Cycle
     return S.Cycle(t, names, states, ["/forceset/m_r", "/forceset/m_l"], controls)
 
 
+def test_refined_mesh_is_finer_inside_its_windows_and_spans_zero_to_one():
+    mesh = np.array(S.refined_mesh(80, ((0.0, 0.125, 3), (0.965, 1.0, 2))))
+    assert mesh[0] == 0.0 and mesh[-1] == 1.0 and np.all(np.diff(mesh) > 0)
+    step = np.diff(mesh)
+    mid = (mesh[:-1] + mesh[1:]) / 2
+    np.testing.assert_allclose(step[mid < 0.125], 1 / 240, rtol=1e-6)
+    np.testing.assert_allclose(step[mid > 0.965], 1 / 160, rtol=0.1)
+    inside = (mid > 0.125) & (mid < 0.965)
+    np.testing.assert_allclose(step[inside], 1 / 80, rtol=0.05)
+    assert len(mesh) - 1 == 30 + 67 + 6
+    assert S.refined_mesh(10, ()) == tuple(np.round(np.linspace(0, 1, 11), 9))
+    with pytest.raises(ValueError, match="overlaps"):
+        S.refined_mesh(10, ((0.1, 0.5, 2), (0.4, 0.6, 2)))
+
+
 def test_mirrored_half_cycle_is_the_full_periodic_motion():
     period, speed = 0.7, 3.5
     full = S.mirror_half_cycle(_half_cycle(period, speed=speed))

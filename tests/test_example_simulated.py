@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -131,7 +130,7 @@ def test_every_solve_of_the_chain_converged(trial, chain):
     for step in B.FULL_CHAIN if chain == "full" else B.MUSCLE_CHAIN:
         record = json.loads((EXAMPLE / "simulation" / f"{trial}_{step.name}.json").read_text())
         assert record["success"], (step.name, record["status"])
-        assert record["settings"] == json.loads(json.dumps(asdict(step.settings)))
+        assert record["settings"] == json.loads(json.dumps(B.settings_record(step.settings)))
 
 
 @pytest.mark.parametrize("trial", TRIALS)

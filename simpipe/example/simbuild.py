@@ -21,13 +21,17 @@ and 4 N at 80 (torque-driven, run_01).
 
 :data:`MUSCLE_CHAIN` (``--muscles``) ends in the muscle-driven problem on the
 same fine mesh: its truth holds the 18 muscles' activations and forces, but
-its foot strike is harder to follow between mesh points: 25 N RMS (run_01)
-and 14 N (run_02) pelvis residual at 200 Hz markers (13 N at 1000 Hz), all
-of it in the 50 ms after foot strike and at toe-off (below 1 N elsewhere),
-and hip and knee moments off by 5-10 % of their peak there. The default
-example is therefore the torque-driven one (residual 4-6 N, joint moments
-within about 1 %); a mesh refined around foot strike would be the way to
-make the muscle-driven one as consistent.
+its foot strike cannot be followed at a lab's marker rate: 25 N RMS (run_01)
+and 14 N (run_02) pelvis residual at 200 Hz markers, all of it in the 50 ms
+after foot strike and at toe-off (below 1 N elsewhere), and hip and knee
+moments off by 5-10 % of their peak there (up to 50 % for one frame). The
+optimum switches the vasti on at impact (activation 0.01 -> 0.22 in 6 ms,
+the 15 ms activation time constant allows it; effort favours no
+pre-activation), so with rigid tendons the knee moment changes by 65 N m in
+4 ms. A mesh three times finer over the impact does not help at 200 Hz (16 /
+15 N) and only partly at 1000 Hz (3 N, knee moments still 24 % off for a
+frame): see SIMULATION_NOTES.md. The default example is therefore the
+torque-driven one (residual 4-6 N, joint moments within about 1 %).
 
 Solutions are cached next to the data (``simulation/<trial>_<step>.sto`` and
 ``.json``), keyed by the problem's inputs (generic model file, subject,
@@ -117,7 +121,16 @@ def step_key(generic_sha: str, subject: gen.Subject, trial: gen.Trial, step: Sol
     return hash_object({"version": BUILD_VERSION, "generic_model": generic_sha,
                         "subject": asdict(subject), "speed": trial.speed,
                         "cycle_time": trial.cycle_time, "step": step.name,
-                        "settings": asdict(step.settings), "previous": previous_key})
+                        "settings": settings_record(step.settings), "previous": previous_key})
+
+
+def settings_record(settings: sim.SimSettings) -> dict:
+    """The settings as a dict, without fields left at an empty default.
+
+    Fields added to :class:`SimSettings` later (e.g. ``mesh_points``) then
+    keep the keys of the solutions solved before them.
+    """
+    return {k: v for k, v in asdict(settings).items() if not (k == "mesh_points" and not v)}
 
 
 def _read_record(path: Path) -> dict | None:
@@ -180,7 +193,7 @@ def solve_chain(model_path: Path, trial: gen.Trial, folder: Path, chain: tuple[S
             record = {"key": key, "solution": sto.name, "status": result.status,
                       "success": result.success, "iterations": result.iterations,
                       "objective": result.objective, "objective_terms": result.objective_terms,
-                      "wall_s": round(result.wall_s, 1), "settings": asdict(step.settings)}
+                      "wall_s": round(result.wall_s, 1), "settings": settings_record(step.settings)}
             write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True) + "\n")
         if not record["success"]:
             raise StageError(f"{trial.name}: the {step.name} solve did not converge "
@@ -469,7 +482,7 @@ def write_simulated_truth(path: Path, subject: gen.Subject, static: Markers, sta
 
     gen.write_truth(path, subject, static, static_q, [s.truth for s in sims], attrs)
     with h5py.File(path, "a", track_order=True) as f:
-        f.attrs["chain"] = json.dumps([{"name": s.name, **asdict(s.settings)} for s in chain],
+        f.attrs["chain"] = json.dumps([{"name": s.name, **settings_record(s.settings)} for s in chain],
                                       sort_keys=True)
         for s in sims:
             g = f["trials"][s.truth.trial.name]

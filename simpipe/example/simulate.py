@@ -168,6 +168,11 @@ class SimSettings:
         tendon, no activation: control fixed at 0), so their passive fiber
         force acts on the skeleton and the torques and the motion must deal
         with it, e.g. the swept rectus femoris of a simulated baseline.
+    mesh_points : tuple of float
+        A non-uniform mesh: increasing points from 0 to 1 (fractions of the
+        half cycle; ``MocoCasADiSolver.setMesh``), e.g. from
+        :func:`refined_mesh`. Empty (default): ``mesh_intervals`` equal
+        intervals.
     """
 
     actuation: str = "torques"
@@ -190,6 +195,7 @@ class SimSettings:
     sparsity_detection: str = "none"
     finite_difference: str = "central"
     passive_muscles: tuple[str, ...] = ()
+    mesh_points: tuple[float, ...] = ()
 
 
 #: The fast path (CI): forward differences, tolerances 1e-2 (dual) and 1e-3
@@ -556,7 +562,10 @@ def _grf_tracking_goal(model, external_loads: Path, weight: float):
 
 def _configure_solver(study, settings: SimSettings):
     solver = study.initCasADiSolver()
-    solver.set_num_mesh_intervals(settings.mesh_intervals)
+    if settings.mesh_points:
+        solver.setMesh([float(p) for p in settings.mesh_points])
+    else:
+        solver.set_num_mesh_intervals(settings.mesh_intervals)
     solver.set_verbosity(settings.verbosity)
     solver.set_optim_solver("ipopt")
     solver.set_optim_convergence_tolerance(settings.convergence_tolerance)
@@ -567,6 +576,41 @@ def _configure_solver(study, settings: SimSettings):
     solver.set_optim_sparsity_detection(settings.sparsity_detection)
     solver.set_optim_finite_difference_scheme(settings.finite_difference)
     return solver
+
+
+def refined_mesh(base_intervals: int, windows: tuple[tuple[float, float, int], ...]) -> tuple[float, ...]:
+    """Mesh points on [0, 1]: ``base_intervals`` equal intervals, finer inside windows.
+
+    Parameters
+    ----------
+    base_intervals : int
+        Intervals of the uniform mesh outside the windows.
+    windows : tuple of (start, end, factor)
+        Fractions of the problem's time span (0 <= start < end <= 1), each
+        meshed ``factor`` times finer than the base mesh. Windows must not
+        overlap.
+
+    Returns
+    -------
+    tuple of float
+        Strictly increasing points from 0.0 to 1.0, rounded to 1e-9 (they
+        enter the solve's cache key).
+    """
+    base = 1.0 / base_intervals
+    edges = [0.0]
+    for start, end, factor in sorted(windows):
+        if not 0.0 <= start < end <= 1.0 or start < edges[-1] - 1e-12 or factor < 1:
+            raise ValueError(f"mesh window ({start}, {end}, {factor}) is not inside [0, 1], "
+                             f"overlaps another or has factor < 1")
+        if start > edges[-1]:
+            n = max(1, round((start - edges[-1]) / base))
+            edges += list(np.linspace(edges[-1], start, n + 1)[1:])
+        n = max(1, round((end - start) * factor / base))
+        edges += list(np.linspace(start, end, n + 1)[1:])
+    if edges[-1] < 1.0:
+        n = max(1, round((1.0 - edges[-1]) / base))
+        edges += list(np.linspace(edges[-1], 1.0, n + 1)[1:])
+    return tuple(round(float(e), 9) for e in edges)
 
 
 def _guess_from_table(solver, table, passive: tuple[str, ...] = ()):
