@@ -8,6 +8,7 @@ into the task's own work folder, and returns a dict of plain data.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from pathlib import Path
@@ -210,20 +211,26 @@ def execute(stage: str, key: str, cache_root: str, label: str, kwargs: dict) -> 
     """Run one task on a worker and store its output in the cache.
 
     A finished task's output is in the cache before this returns, so a
-    killed client loses nothing that finished. A failure is recorded with its
-    message and re-raised (Dask retries it or reports it).
+    killed client loses nothing that finished. Its ``_meta`` records the
+    task's wall seconds, its start and end as Unix times (``started_unix``,
+    ``ended_unix``: comparable across the worker processes of one machine)
+    and the id of the process that ran it (``pid``).
+    A failure is recorded with its message and re-raised (Dask retries it or
+    reports it).
     """
     cache = TaskCache(cache_root)
     if cache.has(stage, key):
         return cache.load(stage, key)
-    start = time.perf_counter()
+    started_unix, start = time.time(), time.perf_counter()
     try:
         value = TASKS[stage](**kwargs)
     except Exception as exc:
         cache.record_failure(stage, key, label, f"{type(exc).__name__}: {exc}")
         log.debug("task %s failed:\n%s", label, traceback.format_exc())
         raise
+    seconds = time.perf_counter() - start
     value["_meta"] = {"stage": stage, "key": key, "label": label, "simpipe": __version__,
-                      "seconds": time.perf_counter() - start}
+                      "seconds": seconds, "started_unix": started_unix, "ended_unix": started_unix + seconds,
+                      "pid": os.getpid()}
     cache.save(stage, key, value)
     return value
