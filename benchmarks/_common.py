@@ -8,6 +8,7 @@ the machine hit both routes alike.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import os
@@ -156,6 +157,14 @@ def ratio_line(label: str, ours: float, theirs: float, target: str | None = None
         verdict = "" if ok is None else ("  [met]" if ok else "  [NOT met]")
         text += f"  target {target}{verdict}"
     return text
+
+
+def parse_workers(text: str) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]`` (sorted, unique, each >= 1)."""
+    counts = sorted({int(x) for x in text.split(",") if x.strip()})
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError(f"worker counts must be integers >= 1, got {text!r}")
+    return counts
 
 
 def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory:

@@ -2,14 +2,14 @@
 
 Usage::
 
-    python benchmarks/bench_sweep.py [--variants 1 4 16]
+    python benchmarks/bench_sweep.py [--variants 1 4 16] [--workers 1,2]
 
 For K rectus femoris stiffness variants (1x to 2x the default passive
 stiffness) of the example subject (two running trials):
 
 - simpipe: ``run_study`` of a quickstart-like study (stages scale, ik, id,
   joint_work, passive) from an empty cache, on a LocalCluster of 1 and of 2
-  worker processes; wall time of the whole call (cluster start, every task,
+  worker processes (``--workers``: other counts, e.g. ``1,2,4,8``); wall time of the whole call (cluster start, every task,
   results.h5 and summary.csv included).
 - the lab script: for each variant, in one process, one after the other: the
   generic model with the variant's RF passive strain written by the API,
@@ -20,7 +20,8 @@ stiffness) of the example subject (two running trials):
 Printed: the ratios simpipe / script per K; the script's time per step and
 simpipe's task time per stage per K (IK and ID must stay constant: they run
 once per trial, whatever K); and the parallel efficiency of 2 workers on the
-largest sweep, ``T(1 worker) / (2 T(2 workers))``, from the wall times above
+largest sweep, ``T(1 worker) / (n T(n workers))`` for each n > 1 (without a
+1-worker run: relative to the fewest workers), from the wall times above
 and again without starting and closing the cluster (timed alone in the same
 run). With only 2 cores, any other busy process shows up directly in the
 2-worker figures: read them with the load average printed in the header.
@@ -143,7 +144,7 @@ def stage_line(res) -> str:
     return "task s per stage: " + ", ".join(parts)
 
 
-def report_reuse(results: dict) -> None:
+def report_reuse(results: dict, workers: int = 1) -> None:
     """IK and ID task time per K (constant when reused) and where the growth with K comes from."""
     ks = sorted(results)
     reused = {k: sum(results[k].seconds_by_stage.get(s, 0.0) for s in ("ik", "id")) for k in ks}
@@ -151,40 +152,65 @@ def report_reuse(results: dict) -> None:
     n_ik = {k: len(results[k].plan.by_stage("ik")) + len(results[k].plan.by_stage("id")) for k in ks}
     print("REUSE IK+ID: " + ", ".join(f"K={k}: {n_ik[k]} tasks {reused[k]:.2f} s" for k in ks)
           + "; variant+passive: " + ", ".join(f"K={k}: {per_variant[k]:.2f} s" for k in ks)
-          + " (1-worker task seconds)")
+          + f" ({workers}-worker task seconds)")
 
 
 def report_efficiency(walls: dict) -> None:
-    """Parallel efficiency of the largest sweep, with and without starting and closing the cluster."""
+    """Parallel efficiency of the largest sweep, with and without starting and closing the cluster.
+
+    ``walls``: K -> {worker count: wall seconds}; each count above the
+    fewest is compared with it.
+    """
     k = max(walls)
-    one, two = walls[k]
-    over1, over2 = cluster_overhead_seconds(1), cluster_overhead_seconds(2)
-    eff = one / (2 * two)
-    eff_run = (one - over1) / (2 * (two - over2))
-    print(f"EFFICIENCY sweep K={k}, 1 -> 2 workers: {eff:.3f}  (T1 {one:.2f} s / (2 x T2 {two:.2f} s))  "
-          f"target >= 0.9  [{'met' if eff >= 0.9 else 'NOT met'}]")
-    print(f"EFFICIENCY sweep K={k} without starting and closing the cluster (timed alone: {over1:.2f} s "
-          f"for 1 worker, {over2:.2f} s for 2): {eff_run:.3f}")
+    counts = sorted(walls[k])
+    base = counts[0]
+    over = {n: cluster_overhead_seconds(n) for n in counts}
+    t_b = walls[k][base]
+    for n in counts[1:]:
+        t_n = walls[k][n]
+        eff = base * t_b / (n * t_n)
+        eff_run = base * (t_b - over[base]) / (n * (t_n - over[n]))
+        ref = f"T1 {t_b:.2f} s" if base == 1 else f"{base} x T{base} {base * t_b:.2f} s"
+        print(f"EFFICIENCY sweep K={k}, {base} -> {n} workers: {eff:.3f}  ({ref} / ({n} x T{n} {t_n:.2f} s))  "
+              f"target >= 0.9  [{'met' if eff >= 0.9 else 'NOT met'}]")
+        print(f"EFFICIENCY sweep K={k}{'' if n == 2 and base == 1 else f', {base} -> {n} workers,'} without "
+              f"starting and closing the cluster (timed alone: {over[base]:.2f} s for {_workers(base)}, "
+              f"{over[n]:.2f} s for {n}): {eff_run:.3f}")
 
 
-def run_k(scratch: Path, example: Path, k: int) -> tuple:
-    """Lab script and simpipe (1 and 2 workers) for K variants; prints their lines."""
+def _workers(n: int) -> str:
+    return f"{n} worker{'s' if n > 1 else ''}"
+
+
+def run_k(scratch: Path, example: Path, k: int, counts=(1, 2)) -> tuple[dict, object]:
+    """Lab script and simpipe (on each worker count) for K variants; prints their lines.
+
+    Returns
+    -------
+    walls : dict
+        Worker count -> wall seconds of its simpipe run.
+    result : StudyResult
+        The run on the fewest workers.
+    """
     lab, steps = run_lab(scratch / f"lab_k{k}", example, k)
-    one, res1 = run_simpipe(scratch / f"sp1_k{k}", example, k, 1)
-    two, res2 = run_simpipe(scratch / f"sp2_k{k}", example, k, 2)
-    print(f"-- K={k}: {len(res2.plan.tasks)} simpipe tasks; lab script {lab:.2f} s; "
-          f"simpipe 1 worker {one:.2f} s, 2 workers {two:.2f} s", flush=True)
+    walls, results = {}, {}
+    for n in counts:
+        walls[n], results[n] = run_simpipe(scratch / f"sp{n}_k{k}", example, k, n)
+    print(f"-- K={k}: {len(results[counts[-1]].plan.tasks)} simpipe tasks; lab script {lab:.2f} s; simpipe "
+          + ", ".join(f"{_workers(n)} {walls[n]:.2f} s" for n in counts), flush=True)
     print("   lab script s per step: " + ", ".join(f"{n} {v:.2f}" for n, v in steps.items()))
-    print(f"   simpipe 1 worker  {stage_line(res1)}")
-    print(f"   simpipe 2 workers {stage_line(res2)}")
-    print(C.ratio_line(f"sweep K={k} simpipe (1 worker)/serial script", one, lab))
-    print(C.ratio_line(f"sweep K={k} simpipe (2 workers)/serial script", two, lab))
-    return one, two, res1
+    for n in counts:
+        print(f"   simpipe {_workers(n):9s} {stage_line(results[n])}")
+    for n in counts:
+        print(C.ratio_line(f"sweep K={k} simpipe ({_workers(n)})/serial script", walls[n], lab))
+    return walls, results[counts[0]]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--workers", type=C.parse_workers, default=[1, 2],
+                        help="comma-separated worker counts (default 1,2)")
     args = parser.parse_args()
     C.header("Whole sweep: simpipe run_study vs a serial script of OpenSim tools per variant")
     walls, results = {}, {}
@@ -192,9 +218,8 @@ def main() -> None:
         scratch = Path(tmp)
         example = C.example_dir(scratch)
         for k in args.variants:
-            one, two, results[k] = run_k(scratch, example, k)
-            walls[k] = (one, two)
-    report_reuse(results)
+            walls[k], results[k] = run_k(scratch, example, k, args.workers)
+    report_reuse(results, args.workers[0])
     report_efficiency(walls)
 
 
