@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_efficiency.py [--variants 4] [--mesh 0.04] [--workers 1,2]
+    python benchmarks/bench_efficiency.py [--variants 8] [--mesh 0.04] [--workers 1,2]
 
 bench_sweep.py measures the joint-level sweep, whose tasks take tenths of a
 second: there the cluster's start and the scheduler dominate, and 2 workers
@@ -145,7 +145,8 @@ def main() -> None:
     from simpipe.run.study import run_study
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", type=int, default=4)
+    parser.add_argument("--variants", type=int, default=8,
+                        help="RF variants per trial (default 8: 16 muscle tasks, 8 per worker on 2)")
     parser.add_argument("--mesh", type=float, default=0.04, help="MocoInverse mesh interval (s)")
     parser.add_argument("--workers", type=C.parse_workers, default=[1, 2],
                         help="comma-separated worker counts (default 1,2)")
