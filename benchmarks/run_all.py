@@ -31,8 +31,10 @@ from pathlib import Path
 
 import _common as C
 
+#: The scripts run_all runs (about 13 minutes on 2 cores). bench_baselines.py (~9 min: four Moco
+#: running simulations, twice) and bench_muscles.py are run on their own.
 SCRIPTS = ["bench_ik_id", "bench_sweep", "bench_dask", "bench_quickstart", "bench_muscles_warmstart",
-           "bench_baselines", "bench_efficiency"]
+           "bench_efficiency"]
 KEYS = ("RATIO", "JOIN", "CHUNK", "REUSE", "EFFICIENCY", "OVERHEAD", "MEMORY", "QUICKSTART", "WARMSTART")
 BUDGET_S = 900
 
