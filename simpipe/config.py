@@ -358,9 +358,10 @@ class MusclesSpec(_Strict):
     ``ceil((K + 1) / 2)`` instead of side by side; see
     :func:`simpipe.run.plan.warm_start_order` for the trade-off. Default
     true: on 2 workers the quickstart's muscle stage (2 trials x 4 variants)
-    took 0.78x the wall time of cold solves (``bench_muscles_warmstart.py
-    --study``); only a study with fewer trials than workers loses (about
-    1.03x for one trial on 2 workers).
+    takes 0.81x the time of cold solves on the simulated example (0.78x on
+    the earlier prescribed one; ``bench_muscles_warmstart.py``, RESULTS.md);
+    a study with fewer trials than workers loses (1.2x for one trial on 2
+    workers): set it false there.
     """
 
     method: Literal["moco_inverse", "static_optimization"] = "moco_inverse"
