@@ -302,10 +302,11 @@ def warm_start_order(variants: list[VariantPoint]) -> list[tuple[VariantPoint, V
     in wall time than the cold solves, with as many trials as workers or
     more they take less (the workers are busy either way and warm solves
     need fewer iterations). ``benchmarks/bench_muscles_warmstart.py``
-    measures both: on the quickstart's trial and RF grid the warm solves took
-    0.64x the iterations of cold ones (a solve started from its own solution
-    still takes 0.54x: IPOPT's barrier parameter restarts from its default);
-    the quickstart's muscle stage on 2 workers took 0.78x the wall time.
+    measures both: on the quickstart's trial and RF grid (simulated example)
+    the warm solves took 0.83x the iterations of cold ones (a solve started
+    from its own solution still takes 0.59x: IPOPT's barrier parameter
+    restarts from its default); the quickstart's muscle stage on 2 workers
+    takes about 0.81x the time (RESULTS.md).
 
     A warm-started task depends on its guess's task: if that task fails
     (raises), the variants after it on the chain are skipped, not solved
