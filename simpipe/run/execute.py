@@ -127,30 +127,38 @@ def run_plan(plan: Plan, cache: TaskCache, client_factory, retries: int = 1,
     from distributed import as_completed
 
     by_key = {task.key: task for task in plan.tasks}
-    feeds = {key for task in todo for key, _ in task.deps.values()}
-    waiting = list(todo)
+    # inputs each task still waits for, and who waits for each task: a finished task then
+    # releases its dependents without a scan over everything still waiting
+    missing = {t.key: {k for k, _ in t.deps.values() if k not in outcome.values} for t in todo}
+    dependents: dict[str, list[Task]] = {}
+    for task in todo:
+        for key in missing[task.key]:
+            dependents.setdefault(key, []).append(task)
     with client_factory() as client:
         running, labels = as_completed(), {}
 
-        def submit_ready() -> None:
-            for task in list(waiting):
-                dep_keys = [key for key, _ in task.deps.values()]
-                if any(k in outcome.failed for k in dep_keys):
-                    waiting.remove(task)
-                    culprit = next(by_key[k].label for k in dep_keys if k in outcome.failed)
-                    outcome.failed[task.key] = f"skipped: a task it depends on failed ({culprit})"
-                elif all(k in outcome.values for k in dep_keys):
-                    waiting.remove(task)
-                    deps = {name: (by_key[key].stage, key, field_name)
-                            for name, (key, field_name) in task.deps.items()}
-                    fut = client.submit(_run_with_deps, task.stage, task.key, str(cache.root),
-                                        task.label, task.kwargs, deps, key=f"{task.stage}-{task.key}",
-                                        retries=retries, pure=False,
-                                        priority=1 if task.key in feeds else 0)
-                    labels[fut.key] = task
-                    running.add(fut)
+        def submit(task: Task) -> None:
+            deps = {name: (by_key[key].stage, key, field_name)
+                    for name, (key, field_name) in task.deps.items()}
+            fut = client.submit(_run_with_deps, task.stage, task.key, str(cache.root), task.label,
+                                task.kwargs, deps, key=f"{task.stage}-{task.key}", retries=retries,
+                                pure=False, priority=1 if task.key in dependents else 0)
+            labels[fut.key] = task
+            running.add(fut)
 
-        submit_ready()
+        def skip_dependents(failed_key: str) -> None:
+            stack = [failed_key]
+            while stack:
+                key = stack.pop()
+                for task in dependents.get(key, ()):
+                    if task.key not in outcome.failed:
+                        outcome.failed[task.key] = (f"skipped: a task it depends on failed "
+                                                    f"({by_key[key].label})")
+                        stack.append(task.key)
+
+        for task in todo:
+            if not missing[task.key]:
+                submit(task)
         for fut in running:
             task = labels[fut.key]
             done += 1
@@ -158,6 +166,10 @@ def run_plan(plan: Plan, cache: TaskCache, client_factory, retries: int = 1,
                 outcome.values[task.key] = cache.load(task.stage, task.key)
                 outcome.computed.append(task.key)
                 status = "done"
+                for dependent in dependents.get(task.key, ()):
+                    missing[dependent.key].discard(task.key)
+                    if not missing[dependent.key] and dependent.key not in outcome.failed:
+                        submit(dependent)
             else:
                 exc = fut.exception() if fut.status != "finished" else RuntimeError(
                     f"the task finished but its output is not in the cache {cache.root}: "
@@ -165,7 +177,7 @@ def run_plan(plan: Plan, cache: TaskCache, client_factory, retries: int = 1,
                 _record_lost(cache, task, fut.key, exc)
                 outcome.failed[task.key] = f"{type(exc).__name__}: {exc}"
                 status = "failed"
+                skip_dependents(task.key)
             if progress:
                 progress(done, total, task.label, status)
-            submit_ready()
     return outcome
