@@ -463,8 +463,9 @@ def superposition_check(measured: np.ndarray, total: np.ndarray, kinematic: np.n
     axes = np.sqrt(np.mean(err ** 2, axis=0)) / np.abs(measured[stance]).max(axis=0)
     gen = float(np.sqrt(np.mean(mismatch[stance] ** 2)))
     no_slip = total - contact_motion
-    return SuperpositionCheck(measured, total, kinematic, stance, rms(total - measured) / peak, axes,
-                              rms(total - measured), peak, rms(contact_motion) / peak,
+    rms_error = rms(total - measured)
+    return SuperpositionCheck(measured, total, kinematic, stance, rms_error / peak, axes,
+                              rms_error, peak, rms(contact_motion) / peak,
                               rms(kinematic - measured) / peak, gen,
                               rms(no_slip - measured) / peak, no_slip)
 
