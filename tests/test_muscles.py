@@ -315,6 +315,22 @@ def test_a_solved_trajectory_is_analyzed_without_solving(trial):
                                    err_msg=field)
 
 
+def test_reserve_fractions_cover_the_muscle_spanned_joints(trial):
+    """Peak reserve / peak net moment per joint some muscle crosses (Hicks et al. 2015: < 10 %)."""
+    cold, _ = solve(trial, "base")
+    fractions = cold["reserve_fractions"]
+    assert set(fractions) == {f"reserve_{j}_{s}" for j in ("hip_flexion", "knee_angle", "ankle_angle")
+                              for s in "rl"}                  # no muscle crosses the lumbar joint
+    idr, coords = trial["id"], list(trial["id"]["coordinates"])
+    window = (idr["time"] >= cold["time"][0] - 1e-9) & (idr["time"] <= cold["time"][-1] + 1e-9)
+    j = cold["actuators"].index("reserve_ankle_angle_r")
+    by_hand = (np.abs(np.asarray(cold["actuator_force"])[:, j]).max()
+               / np.abs(idr["tau"][window, coords.index("ankle_angle_r")]).max())
+    assert fractions["reserve_ankle_angle_r"] == pytest.approx(by_hand)
+    print("reserve / peak net moment:", {k: round(v, 3) for k, v in fractions.items()})
+    assert all(v >= 0 for v in fractions.values())
+
+
 @pytest.mark.slow
 def test_whole_trial_sweep_moco_inverse(trial):
     """The study's setting: whole trial, mesh 0.02 s, every variant (minutes)."""

@@ -238,6 +238,9 @@ def test_muscle_level_stages_run_per_trial_and_variant(tmp_path):
             assert 0 <= r["plantarflexor_share"] <= 1 and r["superposition_error"] < 0.05
             # the held feet's motion matters here: at foot strike the simulated foot still sinks
             assert r["superposition_no_slip_error"] > 0.1
+            # rigid tendons: the plantar flexors' fibres take push-off's whole shortening, their
+            # force-velocity caps them and the ankle reserve carries much of the moment; flagged
+            assert r["reserve_peak_fraction"] > 0.1
     with h5py.File(res.results_path, "r") as f:
         assert "com_acc" in f["subjects/subject01/trials/run_01/variants/x2.00/iaa"]
     from simpipe.report import write_report

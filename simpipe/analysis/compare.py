@@ -81,7 +81,7 @@ JOINT_FEATURES = ("glute_share", "plantarflexor_share", "knee_share", "hip_work_
 DEFAULT_FEATURES = (*KINEMATIC_FEATURES, "glute_share", "plantarflexor_share")
 #: Summary columns that are the model's, not measurable on an athlete.
 MODEL_ONLY = ("rf_passive_peak_n", "braking_quadriceps_share", "muscle_propulsive_ns", "superposition_error",
-              "superposition_no_slip_error")
+              "superposition_no_slip_error", "reserve_peak_fraction")
 #: Fine-grid points between the family's lowest and highest stiffness.
 FINE_POINTS = 1001
 #: Interval: D2 <= min D2 + DELTA.

@@ -156,7 +156,8 @@ SUMMARY_COLUMNS = [Column("subject", "subject"), Column("trial", "trial"), Colum
                    Column("knee_share", "knee share"), Column("hip_work_j", "hip work (J)", 2),
                    Column("knee_work_j", "knee work (J)", 2), Column("ankle_work_j", "ankle work (J)", 2),
                    Column("n_stances", "stances", 0), Column("rf_passive_peak_n", "RF passive peak (N)", 1),
-                   Column("marker_rms_mm", "marker RMS (mm)", 2), Column("marker_max_mm", "marker max (mm)", 2)]
+                   Column("marker_rms_mm", "marker RMS (mm)", 2), Column("marker_max_mm", "marker max (mm)", 2),
+                   Column("reserve_peak_fraction", "largest reserve / peak moment", 2)]
 
 
 def summary_table(data: StudyData) -> Table:

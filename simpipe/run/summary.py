@@ -19,7 +19,7 @@ COLUMNS = ["subject", "trial", "variant", "rf_stiffness", "sweep_property", "swe
            "qc_markers", "qc_residuals", "qc_failed",
            "braking_quadriceps_share", "superposition_error", "superposition_no_slip_error",
            "muscle_propulsive_ns", "grf_propulsive_ns",
-           "solver_success", "solver_iterations"]
+           "solver_success", "solver_iterations", "reserve_peak_fraction"]
 
 
 def _find(plan: Plan, values: dict, stage: str, **where):
@@ -111,6 +111,8 @@ def _iaa_row(joint_row: dict, iaa: dict | None, muscles: dict | None, swept: lis
             row["rf_passive_peak_n"] = float(muscles["passive_fiber_force"][:, cols].max())
         row["solver_success"] = bool(muscles["success"])
         row["solver_iterations"] = int(muscles["iterations"])
+        fractions = muscles.get("reserve_fractions") or {}
+        row["reserve_peak_fraction"] = max(fractions.values()) if fractions else math.nan
     if iaa is not None:
         row.update(glute_share=iaa["shares"].get("glute", math.nan),
                    plantarflexor_share=iaa["shares"].get("plantarflexors", math.nan),
