@@ -1,7 +1,5 @@
 """Study config validation: clear one-line errors for bad configs."""
 
-from pathlib import Path
-
 import pytest
 
 from simpipe.config import config_hash, load_study, parse_study

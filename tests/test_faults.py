@@ -228,6 +228,7 @@ def test_task_whose_workers_keep_dying_is_reported_and_a_rerun_completes(tmp_pat
 
     _, reference, _ = reference_run(tmp_path_factory)
     cfg = quickstart_copy(tmp_path, LOCAL)
+    real_make_client = study_mod.make_client
     killed = _kill_a_worker_during_runs(monkeypatch, study_mod, tmp_path / "out" / "cache")
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         first = study_mod.run_study(cfg)

@@ -20,7 +20,7 @@ from simpipe.run.tasks import id_task, ik_task, scale_task
 from simpipe.run.study import run_study
 
 from _study import quickstart_config
-from conftest import EXAMPLE, MODEL, REPO
+from conftest import EXAMPLE, MODEL
 
 FEET = {"r": "calcn_r", "l": "calcn_l"}
 TRIALS = ["run_01", "run_02"]

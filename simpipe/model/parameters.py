@@ -32,7 +32,7 @@ Sources used:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 DEG = math.pi / 180.0
 

@@ -25,7 +25,7 @@ from ..io.filtering import lowpass, resample
 from ..io.grf import check_grf_covers, read_grf, resample_grf, write_grf
 from ..io.sto import write_sto
 from ..io.trc import read_trc
-from ..stages.id import Kinematics, differentiate, inverse_dynamics
+from ..stages.id import differentiate, inverse_dynamics
 from ..stages.ik import inverse_kinematics
 from ..stages.ik_parallel import ik_chunk_task, ik_join_task, load_trial_markers
 from ..stages.passive import passive_fiber_forces
