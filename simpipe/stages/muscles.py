@@ -86,7 +86,12 @@ class MuscleOptions:
         IPOPT iteration limit (MocoInverse).
     tendon_compliance : bool
         Keep compliant tendons (implicit tendon dynamics, slower); default
-        rigid tendons. ``static_optimization`` requires rigid tendons.
+        rigid tendons. ``static_optimization`` requires rigid tendons. Not
+        yet working on the example's running trials: MocoInverse stops at
+        the iteration limit with reserves larger than the net moments, from
+        Moco's guess and from the rigid solution, and even with tendons
+        made nearly rigid (1 % strain at maximum force), which points at the
+        problem's setup rather than the physics (``SIMULATION_NOTES.md``).
     finite_difference : {'forward', 'central'}
         Derivative scheme of the CasADi solver: forward is about twice as
         fast per iteration.
