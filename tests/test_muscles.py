@@ -299,22 +299,6 @@ def test_a_guess_of_another_problem_is_rejected_by_name(trial):
                            guess=wrong)
 
 
-def test_a_solved_trajectory_is_analyzed_without_solving(trial):
-    """``solved=``: the outputs of a stored MocoInverse solution, no optimization."""
-    from simpipe.stages.muscles import MuscleOptions, solve_moco_inverse
-
-    cold, _ = solve(trial, "base")
-    idr = trial["id"]
-    again = solve_moco_inverse(trial["models"]["base"], idr["time"], idr["coordinates"], idr["q"], trial["grf"],
-                               FEET, trial["tmp"] / "analyzed", MuscleOptions(time_range=trial["window"], **COARSE),
-                               solved=cold["extra"]["solution_file"])
-    assert again.status == "analyzed" and again.iterations == 0
-    np.testing.assert_allclose(again.time, cold["time"])
-    for field in ("tendon_force", "activation", "passive_fiber_force", "actuator_force"):
-        np.testing.assert_allclose(getattr(again, field), np.asarray(cold[field]), rtol=1e-6, atol=1e-6,
-                                   err_msg=field)
-
-
 def test_reserve_fractions_cover_the_muscle_spanned_joints(trial):
     """Peak reserve / peak net moment per joint some muscle crosses (Hicks et al. 2015: < 10 %)."""
     cold, _ = solve(trial, "base")

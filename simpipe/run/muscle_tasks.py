@@ -218,7 +218,8 @@ def reserve_fractions(model_path: str, sol, id_result: dict) -> dict[str, float]
     model.realizePosition(state)
     arms = path_generalized_forces(model, state, list(sol.muscles), speed_indices(model, state))
     tau = np.asarray(id_result["tau"])
-    window = (np.asarray(id_result["time"]) >= sol.time[0] - 1e-9) & (np.asarray(id_result["time"]) <= sol.time[-1] + 1e-9)
+    time = np.asarray(id_result["time"])
+    window = (time >= sol.time[0] - 1e-9) & (time <= sol.time[-1] + 1e-9)
     out = {}
     for j, (name, coordinate, kind) in enumerate(zip(sol.actuators, sol.actuator_coordinates, sol.actuator_kinds)):
         c = coords.index(coordinate)

@@ -386,8 +386,7 @@ def _solve(study, guess):
 def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: list[str],
                        q: np.ndarray, grf_mot: str | Path, feet: dict[str, str],
                        work_dir: str | Path, options: MuscleOptions = MuscleOptions(),
-                       guess: str | Path | None = None,
-                       solved: str | Path | None = None) -> MuscleSolution:
+                       guess: str | Path | None = None) -> MuscleSolution:
     """Muscle forces by MocoInverse (see the module notes).
 
     Parameters
@@ -413,11 +412,6 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
         variables, e.g. the ``moco_solution.sto`` of a neighbouring model
         variant on the same trial (Moco interpolates it onto this mesh).
         Default: Moco's guess from the variable bounds.
-    solved : str or Path, optional
-        A ``moco_solution.sto`` of this very problem (same model, data and
-        options) to analyze instead of solving: the outputs are computed
-        from it, nothing is optimized (``iterations`` 0, ``wall_s`` 0,
-        ``status`` ``'analyzed'``); the caller knows how it was solved.
 
     Returns
     -------
@@ -458,21 +452,6 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
         log.warning("%s: MocoInverse converts %s to DeGrooteFregly2016Muscle (Moco needs smooth "
                     "muscle curves); the variant's property was set on the original class",
                     model_path, {k: len(v) for k, v in converted.items()})
-    if solved is not None:
-        with _stdout_to(work / "moco_inverse.log"):
-            inverse, study = _moco_inverse_study(model, kin_sto, loads, float(t[0]), float(t[-1]), options)
-            trajectory = opensim().MocoTrajectory(str(solved))
-            outs = _analyze(study, trajectory, muscles, [a[0] for a in acts])
-        return MuscleSolution(
-            time=np.asarray(trajectory.getTimeMat()).ravel(), muscles=muscles,
-            activation=outs["activation"], tendon_force=outs["tendon_force"],
-            passive_fiber_force=outs["passive_fiber_force_along_tendon"],
-            normalized_fiber_length=outs["normalized_fiber_length"],
-            actuators=[a[0] for a in acts], actuator_coordinates=[a[1] for a in acts],
-            actuator_kinds=[a[2] for a in acts], actuator_force=outs["actuator_force"],
-            method="moco_inverse", success=True, status="analyzed", iterations=0, objective=float("nan"),
-            wall_s=0.0, extra={"mesh_interval": options.mesh_interval, "converted_to_dgf": converted,
-                               "solution_file": str(solved), "guess_file": None})
     with _stdout_to(work / "moco_inverse.log"):
         inverse, study = _moco_inverse_study(model, kin_sto, loads, float(t[0]), float(t[-1]), options)
         if guess is not None:
