@@ -315,6 +315,34 @@ def test_reserve_fractions_cover_the_muscle_spanned_joints(trial):
     assert all(v >= 0 for v in fractions.values())
 
 
+def test_compliant_tendons_converge_and_relieve_the_plantar_flexors(trial):
+    """tendon_compliance: implicit tendon dynamics from the rigid solution, dense Jacobian (minutes).
+
+    With rigid tendons the plantar flexors' fibres take the whole
+    muscle-tendon shortening of push-off and their force-velocity relation
+    caps them; a compliant tendon takes part of it, so the same moments cost
+    less effort and the ankle needs less reserve.
+    """
+    rigid, _ = solve(trial, "base")
+    opts = {"method": "moco_inverse", "time_range": trial["window"], "tendon_compliance": True, **COARSE}
+    work = trial["tmp"] / "compliant"
+    compliant = muscles_task(trial["models"]["base"], trial["id"], trial["grf"], FEET, None, opts, str(work))
+    print("rigid:", rigid["iterations"], "iterations, objective", round(rigid["objective"], 3),
+          {k: round(v, 3) for k, v in rigid["reserve_fractions"].items()})
+    print("compliant:", compliant["iterations"], "iterations, objective", round(compliant["objective"], 3),
+          round(compliant["wall_s"], 1), "s", compliant["extra"]["rigid_start"],
+          {k: round(v, 3) for k, v in compliant["reserve_fractions"].items()})
+    assert compliant["success"], compliant["status"]
+    start = compliant["extra"]["rigid_start"]
+    assert start["success"] and compliant["extra"]["guess_file"].endswith("rigid_start_guess.sto")
+    assert compliant["objective"] < rigid["objective"]
+    assert (compliant["reserve_fractions"]["reserve_ankle_angle_r"]
+            < rigid["reserve_fractions"]["reserve_ankle_angle_r"])
+    soleus = compliant["muscles"].index("soleus_r")
+    assert (np.asarray(compliant["tendon_force"])[:, soleus].max()
+            > np.asarray(rigid["tendon_force"])[:, soleus].max())
+
+
 @pytest.mark.slow
 def test_whole_trial_sweep_moco_inverse(trial):
     """The study's setting: whole trial, mesh 0.02 s, every variant (minutes)."""

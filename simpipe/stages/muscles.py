@@ -38,7 +38,7 @@ import logging
 import os
 import sys
 import time as _time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,12 +86,16 @@ class MuscleOptions:
         IPOPT iteration limit (MocoInverse).
     tendon_compliance : bool
         Keep compliant tendons (implicit tendon dynamics, slower); default
-        rigid tendons. ``static_optimization`` requires rigid tendons. Not
-        yet working on the example's running trials: MocoInverse stops at
-        the iteration limit with reserves larger than the net moments, from
-        Moco's guess and from the rigid solution, and even with tendons
-        made nearly rigid (1 % strain at maximum force), which points at the
-        problem's setup rather than the physics (``SIMULATION_NOTES.md``).
+        rigid tendons. ``static_optimization`` requires rigid tendons.
+        Without a guess, the rigid-tendon problem is solved first and the
+        compliant one starts from it (:func:`compliant_guess`). The
+        compliant problem is solved with dense Jacobian blocks (CasADi
+        sparsity detection 'none'): Moco's sparsity detection ('random',
+        MocoInverse's default, or 'initial-guess') samples one mesh point
+        and misses couplings of the implicit tendon dynamics; with it IPOPT
+        is lost (1000 iterations, reserves beyond the net moments, on the
+        example's running trials), with dense blocks it converges
+        (``SIMULATION_NOTES.md``). Each iteration costs several times more.
     finite_difference : {'forward', 'central'}
         Derivative scheme of the CasADi solver: forward is about twice as
         fast per iteration.
@@ -332,6 +336,10 @@ def _moco_inverse_study(model, kin_sto: Path, loads_xml: Path, t0: float, t1: fl
     solver = osim.MocoCasADiSolver.safeDownCast(study.updSolver())
     solver.set_parallel(0)  # one thread: simpipe runs problems in parallel instead
     solver.set_optim_finite_difference_scheme(options.finite_difference)
+    if options.tendon_compliance:
+        # see MuscleOptions.tendon_compliance: detection at one mesh point
+        # misses couplings of the implicit tendon dynamics
+        solver.set_optim_sparsity_detection("none")
     solver.set_verbosity(0)
     return inverse, study
 
@@ -381,6 +389,62 @@ def _solve(study, guess):
         raise StageError(f"MocoInverse rejected the initial guess {guess}: it is not a solution of "
                          f"this problem (variables {names[:3]}{' ...' if len(names) > 3 else ''} "
                          "differ)") from None
+
+
+def compliant_guess(study, rigid: MuscleSolution, rigid_file: str | Path, out_path: str | Path) -> Path:
+    """A guess for a compliant-tendon MocoInverse from the rigid-tendon solution of the same data.
+
+    Activations, excitations and reserves are the rigid solution's; each
+    tendon's normalized force is its rigid tendon force over the muscle's
+    maximum isometric force (the tendon carries what the rigid solution's
+    fibres did), its time derivative the slope of that: the guess starts
+    near the dynamics' constraints instead of at the middle of the bounds
+    (on the example's run_01, mesh 0.02 s, the compliant solve from it
+    converged in 51 iterations; ``SIMULATION_NOTES.md``).
+
+    Parameters
+    ----------
+    study : opensim.MocoStudy
+        The compliant-tendon problem (``_moco_inverse_study``).
+    rigid : MuscleSolution
+    rigid_file : str or Path
+        The rigid solve's ``moco_solution.sto`` (its excitations).
+    out_path : str or Path
+
+    Returns
+    -------
+    Path
+        ``out_path``, a MocoTrajectory file on the study's mesh.
+    """
+    osim = opensim()
+    solver = osim.MocoCasADiSolver.safeDownCast(study.updSolver())
+    solver.resetProblem(study.getProblem())
+    guess = solver.createGuess()
+    time = np.asarray(guess.getTimeMat()).ravel()
+    source = osim.MocoTrajectory(str(rigid_file))
+    source_time = np.asarray(source.getTimeMat()).ravel()
+    controls = set(source.getControlNames())
+    rep = study.getProblem().createRep()
+    muscles = rep.getModelBase().getMuscles()  # owned by rep, alive while it is
+    max_force = {name: muscles.get(name).getMaxIsometricForce() for name in rigid.muscles}
+    del muscles, rep
+    for name in guess.getStateNames():
+        if name.endswith("/activation"):
+            guess.setState(name, np.interp(time, source_time, source.getStateMat(name).ravel()))
+        elif name.endswith("/normalized_tendon_force"):
+            muscle = name.split("/")[2]
+            force = rigid.tendon_force[:, rigid.muscles.index(muscle)] / max_force[muscle]
+            guess.setState(name, np.interp(time, rigid.time, force))
+    for name in guess.getControlNames():
+        if name in controls:
+            guess.setControl(name, np.interp(time, source_time, source.getControlMat(name).ravel()))
+    for name in guess.getDerivativeNames():
+        if name.endswith("/implicitderiv_normalized_tendon_force"):
+            state = name.replace("implicitderiv_", "")
+            guess.setDerivative(name, np.gradient(guess.getStateMat(state).ravel(), time))
+    guess.write(str(out_path))
+    return Path(out_path)
+
 
 
 def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: list[str],
@@ -438,22 +502,16 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
     drive the barrier down (``benchmarks/bench_muscles_warmstart.py``).
     """
     work = Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    keep = _window(np.asarray(time), options.time_range)
-    t = np.asarray(time)[keep]
-    kin_sto = write_sto(Table(t, list(coordinates), np.asarray(q)[keep]), work / "kinematics.sto", kind="sto")
-    loads = write_external_loads_xml(work / "external_loads.xml", Path(grf_mot).absolute(), feet)
-    model, acts = prepare_model(model_path, options)
-    if coordinate_names(model) != list(coordinates):
-        raise ModelError(f"{model_path}: coordinates {list(coordinates)} do not match the model's")
-    muscles = muscle_names(model)
-    converted = non_dgf_muscles(model)
-    if converted:
-        log.warning("%s: MocoInverse converts %s to DeGrooteFregly2016Muscle (Moco needs smooth "
-                    "muscle curves); the variant's property was set on the original class",
-                    model_path, {k: len(v) for k, v in converted.items()})
+    p = _inverse_inputs(model_path, time, coordinates, q, grf_mot, feet, work, options)
+    rigid_start = None
+    if options.tendon_compliance and guess is None:
+        rigid_start = solve_moco_inverse(model_path, time, coordinates, q, grf_mot, feet, work / "rigid_start",
+                                         replace(options, tendon_compliance=False))
     with _stdout_to(work / "moco_inverse.log"):
-        inverse, study = _moco_inverse_study(model, kin_sto, loads, float(t[0]), float(t[-1]), options)
+        inverse, study = _moco_inverse_study(p.model, p.kinematics, p.loads, p.t0, p.t1, options)
+        if rigid_start is not None and rigid_start.success:
+            guess = compliant_guess(study, rigid_start, rigid_start.extra["solution_file"],
+                                    work / "rigid_start_guess.sto")
         if guess is not None:
             opensim().MocoCasADiSolver.safeDownCast(study.updSolver()).setGuessFile(str(guess))
         start = _time.perf_counter()
@@ -462,22 +520,96 @@ def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: li
         success = bool(solution.success())
         solution.unseal()
         solution.write(str(work / "moco_solution.sto"))
-        outs = _analyze(study, solution, muscles, [a[0] for a in acts])
+        outs = _analyze(study, solution, p.muscles, [a[0] for a in p.actuators])
     status = str(solution.getStatus())
     if not success:
         log.warning("MocoInverse of %s did not converge: %s", model_path, status)
+    return _muscle_solution(
+        p, solution, outs, options, success=success, status=status,
+        iterations=int(solution.getNumIterations()), objective=float(solution.getObjective()),
+        wall_s=wall, solution_file=work / "moco_solution.sto",
+        guess_file=None if guess is None else str(guess),
+        rigid_start=None if rigid_start is None else {
+            "success": rigid_start.success, "iterations": rigid_start.iterations,
+            "wall_s": rigid_start.wall_s})
+
+
+def analyze_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: list[str],
+                         q: np.ndarray, grf_mot: str | Path, feet: dict[str, str],
+                         work_dir: str | Path, options: MuscleOptions, solution_file: str | Path,
+                         ) -> MuscleSolution:
+    """The muscle outputs of a stored MocoInverse solution of this problem, without solving.
+
+    Parameters are those of :func:`solve_moco_inverse` (the same data and
+    options the solution was solved with), plus ``solution_file``, the
+    ``moco_solution.sto`` it wrote.
+
+    Returns
+    -------
+    MuscleSolution
+        ``status`` 'stored', ``iterations`` 0, ``wall_s`` 0: the solve's own
+        record is the caller's to keep.
+    """
+    osim = opensim()
+    work = Path(work_dir)
+    p = _inverse_inputs(model_path, time, coordinates, q, grf_mot, feet, work, options)
+    with _stdout_to(work / "moco_inverse.log"):
+        inverse, study = _moco_inverse_study(p.model, p.kinematics, p.loads, p.t0, p.t1, options)
+        solution = osim.MocoTrajectory(str(solution_file))
+        outs = _analyze(study, solution, p.muscles, [a[0] for a in p.actuators])
+    return _muscle_solution(p, solution, outs, options, success=True, status="stored", iterations=0,
+                            objective=float("nan"), wall_s=0.0, solution_file=Path(solution_file),
+                            guess_file=None, rigid_start=None)
+
+
+@dataclass
+class _InverseInputs:
+    model: object
+    actuators: list
+    muscles: list
+    converted: dict
+    kinematics: Path
+    loads: Path
+    t0: float
+    t1: float
+
+
+def _inverse_inputs(model_path, time, coordinates, q, grf_mot, feet, work: Path,
+                    options: MuscleOptions) -> _InverseInputs:
+    """The files and the model of a MocoInverse problem (``kinematics.sto``, ``external_loads.xml``)."""
+    work.mkdir(parents=True, exist_ok=True)
+    keep = _window(np.asarray(time), options.time_range)
+    t = np.asarray(time)[keep]
+    kin_sto = write_sto(Table(t, list(coordinates), np.asarray(q)[keep]), work / "kinematics.sto", kind="sto")
+    loads = write_external_loads_xml(work / "external_loads.xml", Path(grf_mot).absolute(), feet)
+    model, acts = prepare_model(model_path, options)
+    if coordinate_names(model) != list(coordinates):
+        raise ModelError(f"{model_path}: coordinates {list(coordinates)} do not match the model's")
+    converted = non_dgf_muscles(model)
+    if converted:
+        log.warning("%s: MocoInverse converts %s to DeGrooteFregly2016Muscle (Moco needs smooth "
+                    "muscle curves); the variant's property was set on the original class",
+                    model_path, {k: len(v) for k, v in converted.items()})
+    return _InverseInputs(model, acts, muscle_names(model), converted, Path(kin_sto), Path(loads),
+                          float(t[0]), float(t[-1]))
+
+
+def _muscle_solution(p: _InverseInputs, solution, outs: dict, options: MuscleOptions, *, success: bool,
+                     status: str, iterations: int, objective: float, wall_s: float, solution_file: Path,
+                     guess_file, rigid_start) -> MuscleSolution:
+    acts = p.actuators
     return MuscleSolution(
-        time=np.asarray(solution.getTimeMat()).ravel(), muscles=muscles,
+        time=np.asarray(solution.getTimeMat()).ravel(), muscles=p.muscles,
         activation=outs["activation"], tendon_force=outs["tendon_force"],
         passive_fiber_force=outs["passive_fiber_force_along_tendon"],
         normalized_fiber_length=outs["normalized_fiber_length"],
         actuators=[a[0] for a in acts], actuator_coordinates=[a[1] for a in acts],
         actuator_kinds=[a[2] for a in acts], actuator_force=outs["actuator_force"],
-        method="moco_inverse", success=success, status=status,
-        iterations=int(solution.getNumIterations()), objective=float(solution.getObjective()),
-        wall_s=wall, extra={"mesh_interval": options.mesh_interval, "converted_to_dgf": converted,
-                            "solution_file": str(work / "moco_solution.sto"),
-                            "guess_file": None if guess is None else str(guess)})
+        method="moco_inverse", success=success, status=status, iterations=iterations,
+        objective=objective, wall_s=wall_s,
+        extra={"mesh_interval": options.mesh_interval, "converted_to_dgf": p.converted,
+               "solution_file": str(solution_file), "guess_file": guess_file,
+               "rigid_start": rigid_start})
 
 
 # --- static optimization with passive forces -----------------------------------
