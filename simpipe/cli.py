@@ -182,9 +182,12 @@ def _cmd_example_build(args) -> int:
     chain = FAST_CHAIN if args.fast else MUSCLE_CHAIN if args.muscles else FULL_CHAIN
     # the committed solutions are the cache of the full and muscle chains
     solutions = None if args.fast else REPO / "data" / "example" / "subject01" / "simulation"
+    from .example.musclereference import REFERENCE_OPTIONS
+
     summary = build_simulated_example(out, model, noise_mm=args.noise_mm, chain=chain,
                                       resolve=args.resolve, progress=lambda m: print(m, flush=True),
-                                      solutions_dir=solutions)
+                                      solutions_dir=solutions,
+                                      reference=REFERENCE_OPTIONS if chain is FULL_CHAIN else None)
     print(f"\nwrote example subject to {out}")
     print(f"{'trial':8s} {'solve':28s} {'peak GRF (BW)':>14s} {'flight GRF max (N)':>19s} "
           f"{'pelvis residual RMS (N)':>24s}")

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from simpipe.example import generate as gen
+from simpipe.example import musclereference as R
 from simpipe.example import simbuild as B
 from simpipe.example import simulate as S
 from simpipe.io.grf import read_grf
@@ -30,6 +31,8 @@ from simpipe.io.trc import read_trc
 from conftest import EXAMPLE, MODEL
 
 TRIALS = [t.name for t in gen.TRIALS]
+#: RMS reserve of a muscle-spanned joint in the muscle reference, / its peak net moment.
+RESERVE_LIMIT = 0.1
 TEXT_FILES = ["README.md", "static.trc", "model_true.osim"] + [
     f"{t}{suffix}" for t in TRIALS for suffix in (".trc", "_grf.mot", "_external_loads.xml")]
 
@@ -43,6 +46,7 @@ def _no_solving(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the build solved although the cached solutions match")
     monkeypatch.setattr(S, "simulate_running", refuse)
+    monkeypatch.setattr(R, "_solve", refuse)
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +237,7 @@ def muscle_built(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         _no_solving(mp)
         summary = B.build_simulated_example(out, MODEL, chain=B.MUSCLE_CHAIN,
-                                            solutions_dir=EXAMPLE / "simulation")
+                                            solutions_dir=EXAMPLE / "simulation", reference=None)
     return out, summary
 
 
@@ -263,13 +267,73 @@ def test_torque_driven_example_has_no_muscle_states():
     assert truth["muscles"] == [] and truth["activation"].size == 0
 
 
+# --- the muscle reference ------------------------------------------------------------
+
+def _reference(folder: Path, trial: str) -> dict:
+    with h5py.File(folder / "ground_truth.h5", "r") as f:
+        r = f["trials"][trial]["muscle_reference"]
+        out = {k: r[k][()] for k in ("time", "activation", "tendon_force", "passive_fiber_force",
+                                     "normalized_fiber_length", "actuator_force")}
+        for k in ("muscles", "actuators", "actuator_coordinates"):
+            out[k] = [c.decode() for c in r[k][()]]
+        out["solve"] = json.loads(r.attrs["solve"])
+    return out
+
+
+@pytest.mark.parametrize("trial", TRIALS)
+def test_muscle_reference_reproduces_the_net_joint_moments(trial):
+    """Muscle forces x moment arms + reserves = the simulation's net moments; the muscles carry the joints."""
+    _need(EXAMPLE / "ground_truth.h5")
+    import opensim as osim
+
+    from simpipe.stages.muscles import path_generalized_forces
+    from simpipe.stages.osimutil import set_pose, speed_indices
+
+    truth, ref = _truth(EXAMPLE, trial), _reference(EXAMPLE, trial)
+    assert ref["solve"]["success"] and ref["solve"]["options"]["tendon_compliance"]
+    assert len(ref["muscles"]) == 18
+    model = osim.Model(str(EXAMPLE / "model_true.osim"))
+    state = model.initSystem()
+    uidx = speed_indices(model, state)
+    coords = truth["coordinates"]
+    peak = np.abs(truth["generalized_forces"]).max(axis=0)
+    errors = []
+    for k, t in enumerate(ref["time"]):
+        i = int(np.argmin(np.abs(truth["time"] - t)))
+        assert abs(truth["time"][i] - t) < 1e-9            # the mesh lies on the marker frames
+        set_pose(model, state, truth["q"][i], truth["u"][i])
+        model.realizeVelocity(state)
+        total = path_generalized_forces(model, state, ref["muscles"], uidx) @ ref["tendon_force"][k]
+        for j, c in enumerate(ref["actuator_coordinates"]):
+            total[coords.index(c)] += ref["actuator_force"][k, j]
+        errors.append(total - truth["generalized_forces"][i])
+    errors = np.abs(np.array(errors))
+    # MocoInverse differentiates a spline of the 1000 Hz coordinates: close to
+    # the exact accelerations except in the few ms of foot strike and toe-off
+    for j, c in enumerate(coords):
+        if not c.startswith("pelvis"):
+            assert np.sqrt(np.mean(errors[:, j] ** 2)) < 0.01 * peak[j], (c, peak[j])
+            assert errors[:, j].max() < 0.05 * peak[j], (c, errors[:, j].max(), peak[j])
+    rms_share = {}
+    for j, (name, c) in enumerate(zip(ref["actuators"], ref["actuator_coordinates"])):
+        # muscles carry the joints; the lumbar joint has no muscle, its reserve is its moment
+        if name.startswith("reserve") and not c.startswith("lumbar"):
+            rms_share[name] = np.sqrt(np.mean(ref["actuator_force"][:, j] ** 2)) / peak[coords.index(c)]
+    print(trial, "RMS reserve / peak net moment:", {k: round(v, 3) for k, v in rms_share.items()})
+    # (the peaks are 20-30 ms spikes at foot strike, README.md of the example)
+    assert max(rms_share.values()) < RESERVE_LIMIT, rms_share
+    assert ref["activation"].min() >= -1e-6 and ref["activation"].max() <= 1.0 + 1e-6
+    force = dict(zip(ref["muscles"], ref["tendon_force"].T))
+    assert force["soleus_r"].max() > 1000.0                    # the plantar flexors carry the body
+
+
 # --- building ---------------------------------------------------------------------
 
 def test_fast_build_converges_with_flight_and_reuses_its_solution(tmp_path, monkeypatch):
     """One coarse torque-driven solve (about 3 min): converged, flight < 1 N, 2-3 BW, then cached."""
     trial = gen.TRIALS[0]
     out = tmp_path / "subject01"
-    summary = B.build_simulated_example(out, MODEL, chain=B.FAST_CHAIN, trials=(trial,))
+    summary = B.build_simulated_example(out, MODEL, chain=B.FAST_CHAIN, trials=(trial,), reference=None)
     record = summary["trials"][trial.name]["solves"][-1]
     assert record["success"], record["status"]
     q = summary["trials"][trial.name]["quality"]
@@ -289,7 +353,7 @@ def test_fast_build_converges_with_flight_and_reuses_its_solution(tmp_path, monk
     # the same build again solves nothing and writes the same files
     before = (out / f"{trial.name}_grf.mot").read_bytes()
     _no_solving(monkeypatch)
-    B.build_simulated_example(out, MODEL, chain=B.FAST_CHAIN, trials=(trial,))
+    B.build_simulated_example(out, MODEL, chain=B.FAST_CHAIN, trials=(trial,), reference=None)
     assert (out / f"{trial.name}_grf.mot").read_bytes() == before
 
 

@@ -55,9 +55,11 @@ from ..io.grf import write_external_loads_xml, write_grf
 from ..io.hashing import file_sha256, hash_object, write_text_atomic
 from ..io.trc import write_trc
 from ..stages.id import Kinematics, differentiate, inverse_dynamics
+from ..stages.muscles import MuscleOptions
 from . import generate as gen
 from . import simulate as sim
 from .labtrial import foot_loads, grf_table, model_markers
+from .musclereference import REFERENCE_OPTIONS, MuscleReference, muscle_reference, reserve_fractions
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +226,11 @@ class SimulatedTrial:
         At the marker frames (empty for a torque-driven solution).
     solve : dict
         The final solve's record (:func:`solve_chain`).
+    fine : Kinematics or None
+        The exact states at the GRF frames (what the muscle reference is
+        solved on).
+    reference : MuscleReference or None
+        The trial's muscle reference (:mod:`.musclereference`), where built.
     """
 
     truth: gen.TrialTruth
@@ -233,6 +240,8 @@ class SimulatedTrial:
     activation: np.ndarray
     muscle_force: np.ndarray
     solve: dict
+    fine: Kinematics | None = None
+    reference: MuscleReference | None = None
 
 
 def _full_cycle(solution_path: Path) -> sim.Cycle:
@@ -309,8 +318,9 @@ def simulated_trial(model_path: Path, solution_path: Path, settings: sim.SimSett
             events[f"{name}_{side}"] = times
     truth = gen.TrialTruth(trial, kin, markers, tau, table, events, {})
     truth.quality.update(_quality(model_path, truth, contact, grf_path, record))
+    fine = Kinematics(forces.time, list(forces.coordinates), forces.q, forces.u, forces.udot)
     return SimulatedTrial(truth, contact, grf_time, list(frames.muscles), frames.activation,
-                          frames.muscle_force, record)
+                          frames.muscle_force, record, fine)
 
 
 def consistency(model_path: Path, kinematics: Kinematics, grf_path: Path) -> dict[str, float]:
@@ -388,7 +398,8 @@ def build_simulated_example(out_dir: str | Path, model_path: str | Path | None =
                             seed: int = 0, noise_mm: float = 0.0, chain: tuple = FULL_CHAIN,
                             subject: gen.Subject = gen.SUBJECT,
                             trials: tuple = gen.TRIALS, resolve: bool = False,
-                            progress=None, solutions_dir: str | Path | None = None) -> dict:
+                            progress=None, solutions_dir: str | Path | None = None,
+                            reference: MuscleOptions | None = REFERENCE_OPTIONS) -> dict:
     """Generate the example subject from Moco simulations of running.
 
     Parameters
@@ -411,6 +422,11 @@ def build_simulated_example(out_dir: str | Path, model_path: str | Path | None =
         Receives one-line messages.
     solutions_dir : str or Path, optional
         Where the solutions are cached; default ``<out_dir>/simulation``.
+    reference : MuscleOptions or None
+        Options of each trial's muscle reference (:mod:`.musclereference`),
+        solved or reused from the cache next to the solutions; None: none
+        (the fast build, and the muscle-driven chain, whose truth has its
+        own muscle states).
 
     Returns
     -------
@@ -454,6 +470,10 @@ def build_simulated_example(out_dir: str | Path, model_path: str | Path | None =
         simulated = simulated_trial(true_model, folder / records[-1]["solution"],
                                     last.settings, trial, out_dir, records[-1])
         write_trc(gen._noisy(simulated.truth.markers, rng, noise_mm), out_dir / f"{trial.name}.trc")
+        if reference is not None:
+            ref = muscle_reference(true_model, simulated.fine, out_dir / f"{trial.name}_grf.mot", gen.FEET,
+                                   folder, trial.name, records[-1]["key"], reference, resolve, progress)
+            simulated = replace(simulated, reference=ref)
         sims.append(simulated)
         results[trial.name] = {"quality": dict(simulated.truth.quality), "solves": records}
         if progress is not None:
@@ -476,7 +496,12 @@ def write_simulated_truth(path: Path, subject: gen.Subject, static: Markers, sta
     ``markers`` and ``events``: ``grf_time`` and ``contact/<side>/force``,
     ``cop``, ``free_moment`` (the contact spheres' load per foot), ``muscles``,
     ``activation`` and ``muscle_force`` (N, tendon force) at the marker frames,
-    and the final solve's record in the attribute ``solve`` (JSON).
+    the final solve's record in the attribute ``solve`` (JSON), and where
+    built the muscle reference (:mod:`.musclereference`) in
+    ``muscle_reference/``: ``time`` (its mesh), ``muscles``, ``activation``,
+    ``tendon_force``, ``passive_fiber_force``, ``normalized_fiber_length``,
+    ``actuators``, ``actuator_coordinates``, ``actuator_force`` (reserves,
+    N m, and root residuals, N), its record in the attribute ``solve``.
     """
     import h5py
 
@@ -495,7 +520,25 @@ def write_simulated_truth(path: Path, subject: gen.Subject, static: Markers, sta
             gen._put(g, "muscles", gen._strings(s.muscles))
             gen._put(g, "activation", s.activation)
             gen._put(g, "muscle_force", s.muscle_force)
+            if s.reference is not None:
+                _put_reference(g, s.reference)
     return path
+
+
+def _put_reference(group, reference: MuscleReference) -> None:
+    """``muscle_reference/`` of one trial (see :func:`write_simulated_truth`)."""
+    sol = reference.solution
+    r = group.create_group("muscle_reference", track_order=True)
+    r.attrs["solve"] = json.dumps(reference.record, sort_keys=True)
+    gen._put(r, "time", sol.time)
+    gen._put(r, "muscles", gen._strings(sol.muscles))
+    gen._put(r, "activation", sol.activation)
+    gen._put(r, "tendon_force", sol.tendon_force)
+    gen._put(r, "passive_fiber_force", sol.passive_fiber_force)
+    gen._put(r, "normalized_fiber_length", sol.normalized_fiber_length)
+    gen._put(r, "actuators", gen._strings(sol.actuators))
+    gen._put(r, "actuator_coordinates", gen._strings(sol.actuator_coordinates))
+    gen._put(r, "actuator_force", sol.actuator_force)
 
 
 _SIM_MANIFEST = """\
@@ -547,7 +590,7 @@ simulation. Markers are the model's own markers{noise}.
 The last column is inverse dynamics of the written data as simpipe runs it
 (quintic spline of the exact coordinates at the marker frames, no filter):
 it measures how dynamically consistent the files are.
-
+{reference}
 ## ground_truth.h5
 
 - root attributes: `subject`, `mass_kg`, `height_m`, `seed`, `noise_mm`,
@@ -564,6 +607,11 @@ it measures how dynamically consistent the files are.
   `muscles`, `activation`, `muscle_force` (tendon force, N; empty for
   torque-driven solves); attributes `speed_m_s`, `cycle_time_s`, `phase0`,
   `solve` (JSON record), `quality_*`.
+- `trials/<name>/muscle_reference/` (where built): `time` (the MocoInverse
+  mesh), `muscles`, `activation`, `tendon_force` (N), `passive_fiber_force`
+  (N, along the tendon), `normalized_fiber_length`, `actuators`,
+  `actuator_coordinates`, `actuator_force` (reserves N m, pelvis residuals N);
+  attribute `solve` (JSON record with the options).
 """
 
 
@@ -586,9 +634,53 @@ def simulated_manifest(subject: gen.Subject, sims: list[SimulatedTrial], chain: 
         f"| {q['max_flight_vertical_grf_n']:.2f} "
         f"| {q['pelvis_residual_force_rms_n']:.1f} / {q['pelvis_residual_moment_rms_nm']:.1f} |\n"
         for s in sims for q in [s.truth.quality])
+    reference = _reference_section(sims)
     noise = (f", plus Gaussian noise of {noise_mm:g} mm per axis (seed {seed}; "
              "ground_truth.h5 keeps the noise-free positions)" if noise_mm > 0 else " (no noise)")
     return _SIM_MANIFEST.format(name=subject.name, model=model_name, mass=subject.mass_kg,
                                 height=subject.height_m, factors=factors, chain_rows=chain_rows,
                                 noise=noise, trial_rows=trial_rows, quality_rows=quality_rows,
-                                threshold=CONTACT_THRESHOLD_N)
+                                threshold=CONTACT_THRESHOLD_N, reference=reference)
+
+
+_REFERENCE_SECTION = """
+## Muscle reference
+
+The simulation is torque-driven; each trial's muscle forces come from
+MocoInverse on its exact states (1000 Hz) and contact forces, on the true
+model with {tendons} tendons (`simpipe/example/musclereference.py`): muscle
+forces plus reserve torques reproduce the net joint moments, at least
+effort. Cached as `simulation/<trial>_muscle_reference.sto` and `.json`.
+
+Reserves (a reserve torque r costs (r / 10 N m)^2 in the objective, a muscle
+excitation e costs e^2) relative to each joint's peak net moment (lumbar: no
+muscle crosses it, its reserve is its moment). The peaks are 20-30 ms spikes
+at foot strike and early swing, where the torque-driven simulation's
+moments change faster than activation dynamics (15 ms up, 60 ms down) let
+any muscle follow; over the trial the muscles carry the joints (RMS).
+
+| trial | solve | reserve RMS / peak net moment: hip, knee, ankle | largest reserve / peak net moment: hip, knee, ankle |
+|---|---|---|---|
+{rows}"""
+
+
+def _reference_section(sims: list[SimulatedTrial]) -> str:
+    """The README's muscle-reference section (empty where no trial has one)."""
+    rows = []
+    for s in sims:
+        if s.reference is None:
+            continue
+        columns = []
+        for statistic in ("rms", "peak"):
+            fractions = reserve_fractions(s.reference, s.truth.generalized_forces,
+                                          list(s.truth.kinematics.coordinates), statistic)
+            columns.append(", ".join(f"{100 * max(v for k, v in fractions.items() if joint in k):.1f} %"
+                                     for joint in ("hip", "knee", "ankle")))
+        rec = s.reference.record
+        rows.append(f"| {s.truth.trial.name} | {rec['status']}, {rec['iterations']} iterations, mesh "
+                    f"{rec['options']['mesh_interval']:g} s | {columns[0]} | {columns[1]} |\n")
+    if not rows:
+        return ""
+    compliant = {s.reference.record["options"]["tendon_compliance"] for s in sims if s.reference is not None}
+    tendons = " and ".join(sorted("compliant" if c else "rigid" for c in compliant))
+    return _REFERENCE_SECTION.format(rows="".join(rows), tendons=tendons)
