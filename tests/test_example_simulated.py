@@ -401,7 +401,7 @@ def test_cli_fast_build_needs_an_output_folder(capsys):
 
 @pytest.mark.slow
 def test_full_build_from_scratch_reproduces_the_committed_example(tmp_path):
-    """The whole chain solved again (about an hour on 2 cores)."""
+    """The whole chain solved again, muscle references included (over an hour on 2 cores)."""
     _need(EXAMPLE / "ground_truth.h5")
     out = tmp_path / "subject01"
     B.build_simulated_example(out, MODEL, resolve=True)
@@ -410,3 +410,8 @@ def test_full_build_from_scratch_reproduces_the_committed_example(tmp_path):
         rot = [i for i, c in enumerate(new["coordinates"]) if not c.endswith(("_tx", "_ty"))]
         assert np.degrees(np.abs(new["q"][:, rot] - old["q"][:, rot])).max() < 1.0
         assert new["quality"]["pelvis_residual_force_rms_n"] < 10.0
+        ref_new, ref_old = _reference(out, trial), _reference(EXAMPLE, trial)
+        assert ref_new["solve"]["success"]
+        soleus = ref_new["muscles"].index("soleus_r")
+        assert ref_new["tendon_force"][:, soleus].max() == pytest.approx(
+            ref_old["tendon_force"][:, soleus].max(), rel=0.05)
