@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -259,11 +261,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(Exception):
+    """SIGTERM arrived (``kill``, SLURM's ``scancel`` or its walltime)."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``simpipe`` command."""
+    """Entry point of the ``simpipe`` command.
+
+    SIGTERM unwinds like Ctrl-C: the Dask cluster is closed on the way out,
+    so no worker process goes on with a task nobody will collect (a worker
+    busy in a long solve would otherwise finish it first), and the exit
+    status is 143.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main else None
     try:
         return args.func(args)
     except SimpipeError as exc:
@@ -272,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("simpipe: interrupted; finished tasks are cached, rerun to resume", file=sys.stderr)
         return 130
+    except Terminated:
+        print("simpipe: terminated; finished tasks are cached, rerun to resume", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

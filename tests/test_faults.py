@@ -217,6 +217,55 @@ def test_sigkilled_run_resumes_with_the_same_summary(tmp_path, tmp_path_factory,
     assert main(["status", str(out)]) == 0
 
 
+def test_sigterm_takes_the_workers_along_and_a_rerun_resumes(tmp_path):
+    """SIGTERM (``kill``, ``scancel``) while workers are busy in long solves.
+
+    The run exits at once with status 143 and closes its cluster, so no
+    worker goes on with a solve nobody will collect (a compliant-tendon
+    MocoInverse of a whole trial takes minutes); the tasks finished before
+    stay cached and ``simpipe status`` reports the rest pending.
+    """
+    import yaml
+
+    cfg = quickstart_copy(tmp_path, LOCAL)
+    raw = yaml.safe_load(cfg.read_text())
+    raw["stages"] = ["scale", "ik", "id", "muscles"]
+    raw["sweep"]["values"] = [0.6]
+    raw["muscles"] = {"method": "moco_inverse", "tendon_compliance": True, "warm_start": False}
+    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "simpipe.cli", "run", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    busy = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = [c for c in psutil.Process(proc.pid).children(recursive=True)
+                   if "spawn_main" in " ".join(c.cmdline())]
+        # scale, ik x2, id x2 (+ the variant) done: both workers are in a muscles solve
+        if len(list((out / "cache").glob("*/*.pkl"))) >= 5 and workers:
+            time.sleep(3.0)
+            busy = [w for w in workers if w.cpu_percent(interval=0.5) > 50]
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None and busy, "the study never had a worker busy in a muscles solve"
+    children = psutil.Process(proc.pid).children(recursive=True)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    _, alive = psutil.wait_procs(children, timeout=15)
+    for child in alive:
+        child.kill()
+    print(f"SIGTERM -> exit {rc} in {time.monotonic() - start:.1f} s; processes left: {alive}")
+    assert rc == 128 + signal.SIGTERM
+    assert "terminated; finished tasks are cached" in proc.stderr.read()
+    assert not alive, f"worker processes outlived the terminated run: {alive}"
+    assert main(["status", str(out)]) == 3  # muscles tasks pending, nothing failed
+
+
 @pytest.mark.slow
 def test_task_whose_workers_keep_dying_is_reported_and_a_rerun_completes(tmp_path, tmp_path_factory,
                                                                           monkeypatch, capsys):
