@@ -217,7 +217,7 @@ def test_sigkilled_run_resumes_with_the_same_summary(tmp_path, tmp_path_factory,
     assert main(["status", str(out)]) == 0
 
 
-def test_sigterm_takes_the_workers_along_and_a_rerun_resumes(tmp_path):
+def test_sigterm_takes_the_workers_along_and_keeps_the_cache(tmp_path):
     """SIGTERM (``kill``, ``scancel``) while workers are busy in long solves.
 
     The run exits at once with status 143 and closes its cluster, so no
