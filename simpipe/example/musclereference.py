@@ -34,8 +34,6 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import StageError
 from ..io.hashing import hash_object, write_text_atomic
 from ..stages.id import Kinematics
@@ -140,37 +138,3 @@ def muscle_reference(model_path: Path, kinematics: Kinematics, grf_path: Path, f
         raise StageError(f"{trial_name}: the muscle reference did not converge ({solution.status} after "
                          f"{solution.iterations} iterations); solution kept in {sto}; rerun with --resolve")
     return MuscleReference(solution, record)
-
-
-def reserve_fractions(reference: MuscleReference, net_moments: np.ndarray, coordinates: list[str],
-                      statistic: str = "peak") -> dict:
-    """Reserve of each actuated coordinate / the peak |net moment| there.
-
-    Parameters
-    ----------
-    reference : MuscleReference
-    net_moments : ndarray, shape (n, n_coordinates)
-        The truth's generalized forces (any frames: only their peaks are used).
-    coordinates : list of str
-        Columns of ``net_moments``.
-    statistic : {'peak', 'rms'}
-        Of the reserve over the trial: its largest magnitude, or its RMS.
-
-    Returns
-    -------
-    dict
-        Reserve name -> fraction (residuals of the root joint are left out).
-    """
-    if statistic not in ("peak", "rms"):
-        raise ValueError(f"statistic {statistic!r}: expected 'peak' or 'rms'")
-    sol = reference.solution
-    out = {}
-    for j, (name, coordinate, kind) in enumerate(zip(sol.actuators, sol.actuator_coordinates,
-                                                     sol.actuator_kinds)):
-        if kind != "reserve":
-            continue
-        peak = float(np.abs(net_moments[:, coordinates.index(coordinate)]).max())
-        reserve = sol.actuator_force[:, j]
-        size = np.abs(reserve).max() if statistic == "peak" else np.sqrt(np.mean(reserve ** 2))
-        out[name] = float(size) / max(peak, 1e-9)
-    return out

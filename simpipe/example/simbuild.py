@@ -55,11 +55,11 @@ from ..io.grf import write_external_loads_xml, write_grf
 from ..io.hashing import file_sha256, hash_object, write_text_atomic
 from ..io.trc import write_trc
 from ..stages.id import Kinematics, differentiate, inverse_dynamics
-from ..stages.muscles import MuscleOptions
+from ..stages.muscles import MuscleOptions, reserve_fractions
 from . import generate as gen
 from . import simulate as sim
 from .labtrial import foot_loads, grf_table, model_markers
-from .musclereference import REFERENCE_OPTIONS, MuscleReference, muscle_reference, reserve_fractions
+from .musclereference import REFERENCE_OPTIONS, MuscleReference, muscle_reference
 
 log = logging.getLogger(__name__)
 
@@ -483,7 +483,7 @@ def build_simulated_example(out_dir: str | Path, model_path: str | Path | None =
              "source": "moco_simulation", "build_version": BUILD_VERSION}
     write_simulated_truth(out_dir / "ground_truth.h5", subject, static, static_q, sims, chain, attrs)
     (out_dir / "README.md").write_text(simulated_manifest(subject, sims, chain, seed, noise_mm,
-                                                          model_path.name))
+                                                          model_path.name, true_model))
     files = sorted(p.name for p in out_dir.iterdir() if p.is_file())
     return {"out_dir": str(out_dir), "files": files, "mass_kg": probe.mass, "trials": results}
 
@@ -616,8 +616,12 @@ it measures how dynamically consistent the files are.
 
 
 def simulated_manifest(subject: gen.Subject, sims: list[SimulatedTrial], chain: tuple, seed: int,
-                       noise_mm: float, model_name: str) -> str:
-    """The README.md text of a simulated example (deterministic: no wall times)."""
+                       noise_mm: float, model_name: str, true_model: Path) -> str:
+    """The README.md text of a simulated example (deterministic: no wall times).
+
+    ``true_model`` is the subject's model (the muscle references' reserves
+    are measured against its moment arms).
+    """
     factors = gen.scale_factor_text(subject)
     chain_rows = "".join(
         f"{i + 1}. `{s.name}`: {s.settings.actuation}, {s.settings.mesh_intervals} mesh intervals, "
@@ -634,7 +638,7 @@ def simulated_manifest(subject: gen.Subject, sims: list[SimulatedTrial], chain: 
         f"| {q['max_flight_vertical_grf_n']:.2f} "
         f"| {q['pelvis_residual_force_rms_n']:.1f} / {q['pelvis_residual_moment_rms_nm']:.1f} |\n"
         for s in sims for q in [s.truth.quality])
-    reference = _reference_section(sims)
+    reference = _reference_section(sims, true_model)
     noise = (f", plus Gaussian noise of {noise_mm:g} mm per axis (seed {seed}; "
              "ground_truth.h5 keeps the noise-free positions)" if noise_mm > 0 else " (no noise)")
     return _SIM_MANIFEST.format(name=subject.name, model=model_name, mass=subject.mass_kg,
@@ -664,16 +668,18 @@ any muscle follow; over the trial the muscles carry the joints (RMS).
 {rows}"""
 
 
-def _reference_section(sims: list[SimulatedTrial]) -> str:
+def _reference_section(sims: list[SimulatedTrial], true_model: Path) -> str:
     """The README's muscle-reference section (empty where no trial has one)."""
     rows = []
     for s in sims:
         if s.reference is None:
             continue
+        kin = s.truth.kinematics
+        net_moments = {"time": kin.time, "coordinates": kin.coordinates, "q": kin.q,
+                       "tau": s.truth.generalized_forces}
         columns = []
         for statistic in ("rms", "peak"):
-            fractions = reserve_fractions(s.reference, s.truth.generalized_forces,
-                                          list(s.truth.kinematics.coordinates), statistic)
+            fractions = reserve_fractions(true_model, s.reference.solution, net_moments, statistic)
             columns.append(", ".join(f"{100 * max(v for k, v in fractions.items() if joint in k):.1f} %"
                                      for joint in ("hip", "knee", "ankle")))
         rec = s.reference.record

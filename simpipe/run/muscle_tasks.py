@@ -26,7 +26,8 @@ from ..data import Table
 from ..io.filtering import lowpass, resample
 from ..io.grf import read_grf, write_grf
 from ..model.groups import model_muscle_names, resolve_groups
-from ..stages.muscles import MuscleOptions, solve_moco_inverse, solve_static_optimization
+from ..stages.muscles import (RESERVE_LIMIT, MuscleOptions, reserve_fractions, solve_moco_inverse,
+                              solve_static_optimization)
 from ..stages.induced import forces_at, induced_accelerations
 
 log = logging.getLogger(__name__)
@@ -183,50 +184,6 @@ def muscles_task(model_path: str, id_result: dict, grf_mot: str, feet: dict,
         log.warning("muscles %s: reserves reach %s of the peak net moment (limit %.0f %%, Hicks et al. "
                     "2015): the muscles cannot produce those moments; muscle-level results there are "
                     "the muscles' part only", model_path, large, 100 * RESERVE_LIMIT)
-    return out
-
-
-#: Reserve torques should stay below this fraction of the peak joint moment
-#: (Hicks et al. 2015, ``shared/FACTS.md``).
-RESERVE_LIMIT = 0.10
-
-
-def reserve_fractions(model_path: str, sol, id_result: dict) -> dict[str, float]:
-    """Peak |reserve| / peak |net moment| of each coordinate some muscle spans.
-
-    Parameters
-    ----------
-    model_path : str
-    sol : MuscleSolution
-    id_result : dict
-        ``id_task``'s output (its ``tau`` are the net moments).
-
-    Returns
-    -------
-    dict
-        Reserve actuator name -> fraction. Coordinates no muscle spans (moment
-        arm below 0.1 mm at the trial's mean pose, e.g. a lumbar joint without
-        muscles) are left out: their reserve is their whole moment.
-    """
-    from ..stages.muscles import path_generalized_forces
-    from ..stages.osimutil import load_model, set_pose, speed_indices
-
-    model = load_model(model_path)
-    state = model.initSystem()
-    coords = list(id_result["coordinates"])
-    set_pose(model, state, np.mean(np.asarray(id_result["q"]), axis=0))
-    model.realizePosition(state)
-    arms = path_generalized_forces(model, state, list(sol.muscles), speed_indices(model, state))
-    tau = np.asarray(id_result["tau"])
-    time = np.asarray(id_result["time"])
-    window = (time >= sol.time[0] - 1e-9) & (time <= sol.time[-1] + 1e-9)
-    out = {}
-    for j, (name, coordinate, kind) in enumerate(zip(sol.actuators, sol.actuator_coordinates, sol.actuator_kinds)):
-        c = coords.index(coordinate)
-        if kind != "reserve" or np.abs(arms[c]).max() < 1e-4:
-            continue
-        peak = float(np.abs(tau[window, c]).max())
-        out[name] = float(np.abs(sol.actuator_force[:, j]).max()) / max(peak, 1e-9)
     return out
 
 

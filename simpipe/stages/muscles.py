@@ -48,7 +48,7 @@ from ..data import Table
 from ..errors import ModelError, StageError
 from ..io.grf import write_external_loads_xml
 from ..io.sto import write_sto
-from .osimutil import coordinate_names, load_model, opensim, set_pose
+from .osimutil import coordinate_names, load_model, opensim, set_pose, speed_indices
 
 log = logging.getLogger(__name__)
 
@@ -446,7 +446,6 @@ def compliant_guess(study, rigid: MuscleSolution, rigid_file: str | Path, out_pa
     return Path(out_path)
 
 
-
 def solve_moco_inverse(model_path: str | Path, time: np.ndarray, coordinates: list[str],
                        q: np.ndarray, grf_mot: str | Path, feet: dict[str, str],
                        work_dir: str | Path, options: MuscleOptions = MuscleOptions(),
@@ -647,6 +646,55 @@ def path_generalized_forces(model, state, muscles: list[str], speed_idx: np.ndar
         gen = osim.Vector()
         matter.multiplyBySystemJacobianTranspose(state, body_forces, gen)
         out[:, j] = [gen.get(int(i)) + mobility.get(int(i)) for i in speed_idx]
+    return out
+
+
+#: Reserve torques should stay below this fraction of the peak joint moment
+#: (Hicks et al. 2015, ``shared/FACTS.md``).
+RESERVE_LIMIT = 0.10
+
+
+def reserve_fractions(model_path: str | Path, sol: MuscleSolution, id_result: dict,
+                      statistic: str = "peak") -> dict[str, float]:
+    """Reserve / peak |net moment| of each coordinate some muscle spans.
+
+    Parameters
+    ----------
+    model_path : str or Path
+    sol : MuscleSolution
+    id_result : dict
+        ``time``, ``coordinates``, ``q`` and ``tau`` (the net moments), e.g.
+        ``id_task``'s output; the frames within the solution's time span count.
+    statistic : {'peak', 'rms'}
+        Of the reserve over the solution: its largest magnitude, or its RMS.
+
+    Returns
+    -------
+    dict
+        Reserve actuator name -> fraction. Coordinates no muscle spans (moment
+        arm below 0.1 mm at the trial's mean pose, e.g. a lumbar joint without
+        muscles) are left out: their reserve is their whole moment.
+    """
+    if statistic not in ("peak", "rms"):
+        raise ValueError(f"statistic {statistic!r}: expected 'peak' or 'rms'")
+    model = load_model(model_path)
+    state = model.initSystem()
+    coords = list(id_result["coordinates"])
+    set_pose(model, state, np.mean(np.asarray(id_result["q"]), axis=0))
+    model.realizePosition(state)
+    arms = path_generalized_forces(model, state, list(sol.muscles), speed_indices(model, state))
+    tau = np.asarray(id_result["tau"])
+    time = np.asarray(id_result["time"])
+    window = (time >= sol.time[0] - 1e-9) & (time <= sol.time[-1] + 1e-9)
+    out = {}
+    for j, (name, coordinate, kind) in enumerate(zip(sol.actuators, sol.actuator_coordinates, sol.actuator_kinds)):
+        c = coords.index(coordinate)
+        if kind != "reserve" or np.abs(arms[c]).max() < 1e-4:
+            continue
+        peak = float(np.abs(tau[window, c]).max())
+        reserve = np.asarray(sol.actuator_force)[:, j]
+        size = np.abs(reserve).max() if statistic == "peak" else np.sqrt(np.mean(reserve ** 2))
+        out[name] = float(size) / max(peak, 1e-9)
     return out
 
 
