@@ -21,6 +21,7 @@ import h5py
 import numpy as np
 import pytest
 
+from simpipe.errors import StageError
 from simpipe.example import generate as gen
 from simpipe.example import musclereference as R
 from simpipe.example import simbuild as B
@@ -325,6 +326,22 @@ def test_muscle_reference_reproduces_the_net_joint_moments(trial):
     assert ref["activation"].min() >= -1e-6 and ref["activation"].max() <= 1.0 + 1e-6
     force = dict(zip(ref["muscles"], ref["tendon_force"].T))
     assert force["soleus_r"].max() > 1000.0                    # the plantar flexors carry the body
+
+
+def test_a_stored_reference_that_did_not_converge_stops_the_build(tmp_path, monkeypatch):
+    """As for the simulations: a cached failure is reported, never used as the truth."""
+    _need(EXAMPLE / "simulation" / "run_01_muscle_reference.json")
+    solutions = tmp_path / "simulation"
+    shutil.copytree(EXAMPLE / "simulation", solutions)
+    record_path = solutions / "run_01_muscle_reference.json"
+    record = json.loads(record_path.read_text())
+    record.update(success=False, status="Maximum_Iterations_Exceeded")
+    record_path.write_text(json.dumps(record))
+    _no_solving(monkeypatch)
+    with pytest.raises(StageError, match="run_01: the muscle reference did not converge "
+                                         r"\(Maximum_Iterations_Exceeded.*--resolve"):
+        B.build_simulated_example(tmp_path / "subject01", MODEL, trials=gen.TRIALS[:1],
+                                  solutions_dir=solutions)
 
 
 # --- building ---------------------------------------------------------------------

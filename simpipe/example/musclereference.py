@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import StageError
-from ..io.hashing import hash_object, write_text_atomic
+from ..io.hashing import hash_object, read_json_record, write_text_atomic
 from ..stages.id import Kinematics
 from ..stages.muscles import MuscleOptions, MuscleSolution, analyze_moco_inverse, solve_moco_inverse
 
@@ -116,25 +116,24 @@ def muscle_reference(model_path: Path, kinematics: Kinematics, grf_path: Path, f
     sto = folder / f"{trial_name}_muscle_reference.sto"
     record_path = sto.with_suffix(".json")
     key = reference_key(solve_key, options)
-    record = None
-    if record_path.is_file():
-        record = json.loads(record_path.read_text())
+    record = read_json_record(record_path)
     with tempfile.TemporaryDirectory(prefix="simpipe_reference_") as tmp:
         if not resolve and record is not None and record.get("key") == key and sto.is_file():
             solution = analyze_moco_inverse(model_path, kinematics.time, list(kinematics.coordinates),
                                             kinematics.q, grf_path, feet, Path(tmp), options, sto)
-            return MuscleReference(solution, record)
-        if progress is not None:
-            progress(f"{trial_name}: solving the muscle reference (MocoInverse, "
-                     f"{'compliant' if options.tendon_compliance else 'rigid'} tendons, "
-                     f"mesh {options.mesh_interval:g} s)")
-        solution = _solve(model_path, kinematics, grf_path, feet, Path(tmp), options)
-        write_text_atomic(sto, (Path(tmp) / "moco_solution.sto").read_text())
-    record = {"key": key, "solution": sto.name, "success": solution.success, "status": solution.status,
-              "iterations": solution.iterations, "objective": solution.objective,
-              "wall_s": round(solution.wall_s, 1), "options": asdict(options)}
-    write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True) + "\n")
-    if not solution.success:
-        raise StageError(f"{trial_name}: the muscle reference did not converge ({solution.status} after "
-                         f"{solution.iterations} iterations); solution kept in {sto}; rerun with --resolve")
+        else:
+            if progress is not None:
+                progress(f"{trial_name}: solving the muscle reference (MocoInverse, "
+                         f"{'compliant' if options.tendon_compliance else 'rigid'} tendons, "
+                         f"mesh {options.mesh_interval:g} s)")
+            solution = _solve(model_path, kinematics, grf_path, feet, Path(tmp), options)
+            write_text_atomic(sto, (Path(tmp) / "moco_solution.sto").read_text())
+            record = {"key": key, "solution": sto.name, "success": solution.success,
+                      "status": solution.status, "iterations": solution.iterations,
+                      "objective": solution.objective, "wall_s": round(solution.wall_s, 1),
+                      "options": asdict(options)}
+            write_text_atomic(record_path, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    if not record["success"]:  # a stored failure too, as solve_chain does for the simulations
+        raise StageError(f"{trial_name}: the muscle reference did not converge ({record['status']} after "
+                         f"{record['iterations']} iterations); solution kept in {sto}; rerun with --resolve")
     return MuscleReference(solution, record)

@@ -52,7 +52,7 @@ import numpy as np
 from ..data import Markers
 from ..errors import StageError
 from ..io.grf import write_external_loads_xml, write_grf
-from ..io.hashing import file_sha256, hash_object, write_text_atomic
+from ..io.hashing import file_sha256, hash_object, read_json_record, write_text_atomic
 from ..io.trc import write_trc
 from ..stages.id import Kinematics, differentiate, inverse_dynamics
 from ..stages.muscles import MuscleOptions, reserve_fractions
@@ -135,13 +135,6 @@ def settings_record(settings: sim.SimSettings) -> dict:
     return {k: v for k, v in asdict(settings).items() if not (k == "mesh_points" and not v)}
 
 
-def _read_record(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def solve_chain(model_path: Path, trial: gen.Trial, folder: Path, chain: tuple[SolveStep, ...],
                 keys: list[str], resolve: bool = False, progress=None,
                 guesses: list[Path | None] | None = None) -> list[dict]:
@@ -184,7 +177,7 @@ def solve_chain(model_path: Path, trial: gen.Trial, folder: Path, chain: tuple[S
         warm = guess if guess is not None else warm
         sto = folder / f"{trial.name}_{step.name}.sto"
         record_path = sto.with_suffix(".json")
-        record = _read_record(record_path)
+        record = read_json_record(record_path)
         if resolve or record is None or record.get("key") != key or not sto.is_file():
             if progress is not None:
                 progress(f"{trial.name}: solving {step.name} ({step.settings.actuation}, "

@@ -168,6 +168,14 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def read_json_record(path: str | Path) -> dict | None:
+    """A cache record written as JSON; None if it is missing or unreadable (then solve again)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def read_text_lines(path: str | Path) -> list[str]:
     """Read a text file as lines, with an :class:`InputError` for any problem.
 
